@@ -1,0 +1,93 @@
+"""Shared fixtures: render each answer set once per session and share the rendered tree."""
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+COPIER_YML = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+# The test environment's own tools (ruff, hadolint, uv, check-jsonschema ...) come first.
+TOOLS = Path(sys.executable).parent
+
+
+def offered(question: str) -> list[str]:
+    """The stored values a question offers, read from copier.yml so new values are tested."""
+    choices = COPIER_YML[question]["choices"]
+    return list(choices.values()) if isinstance(choices, dict) else list(choices)
+
+
+CORE_QUESTIONS = ("ci_provider", "data_store", "deploy_target")
+# Every combination of the three core answers, plus the variants other answers open up.
+COMBINATIONS = [
+    dict(zip(CORE_QUESTIONS, values, strict=True))
+    for values in itertools.product(*(offered(q) for q in CORE_QUESTIONS))
+]
+VARIANTS = {
+    "s3-compatible": {"data_store": "s3", "s3_endpoint_url": "https://minio.example.com:9000"},
+    "python-3.13": {"python_version": "3.13", "project_name": "Churn Model"},
+}
+
+
+def combo_id(answers: dict) -> str:
+    return "-".join(str(v) for v in answers.values())
+
+
+def tool(name: str) -> str:
+    path = TOOLS / name
+    return str(path) if path.exists() else shutil.which(name) or name
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for commands run inside a rendered project: no template venv leaks in."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = f"{TOOLS}{os.pathsep}{env.get('PATH', '')}"
+    return {**env, **extra}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **env: str):
+    """Run a command; on failure show its output, which pytest would otherwise hide."""
+    result = subprocess.run(cmd, cwd=cwd, env=clean_env(**env), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd)} exited {result.returncode} in {cwd}\n"
+            f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def git_commit_all(project: Path, message: str) -> None:
+    if not (project / ".git").exists():
+        run(["git", "init", "-q", "-b", "main"], project)
+    run(["git", "add", "-A"], project)
+    run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
+        + ["commit", "-q", "--no-verify", "-m", message],
+        project,
+    )
+
+
+@pytest.fixture(scope="session")
+def render(copie_session):
+    """render(answers) -> the rendered project, made once per distinct answer set."""
+    cache: dict[tuple, Path] = {}
+
+    def _render(answers: dict) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in cache:
+            result = copie_session.copy(extra_answers=answers)
+            assert result.exception is None, result.exception
+            cache[key] = result.project_dir
+        return cache[key]
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def default_project(render) -> Path:
+    return render({})
