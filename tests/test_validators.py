@@ -1,0 +1,53 @@
+"""Invalid answers are refused before anything renders, with a message saying what is allowed."""
+
+import copier
+import pytest
+
+from conftest import TEMPLATE
+
+INVALID = {
+    "project name starting with a digit": (
+        {"project_name": "1st model"},
+        "project names are 3-64 characters: a letter first",
+    ),
+    "project name with a slash": ({"project_name": "ml/model"}, "letters, digits, spaces, dashes"),
+    "package name with a dash": (
+        {"package_name": "ml-model"},
+        "a valid Python identifier",
+    ),
+    "package name that shadows a dependency": ({"package_name": "sklearn"}, "shadows"),
+    "bucket with uppercase and underscore": (
+        {"data_store": "s3", "s3_bucket": "My_Bucket"},
+        "bucket names are 3-63 lowercase letters, digits, dots or dashes",
+    ),
+    "bucket shaped like an IP address": (
+        {"data_store": "s3", "s3_bucket": "192.168.1.1"},
+        "bucket names are 3-63",
+    ),
+    "unknown region": ({"deploy_target": "aws_ecs", "aws_region": "mars-east-1"}, "us-east-1"),
+    "region without its number": ({"data_store": "s3", "aws_region": "eu-west"}, "us-east-1"),
+    "cron with four fields": ({"retrain_schedule": "0 3 * *"}, "5 fields"),
+    "cron hour out of range": ({"retrain_schedule": "0 24 * * *"}, "hour 0-23"),
+    "cron with names": ({"retrain_schedule": "0 3 * * MON"}, "use digits"),
+    "endpoint that is not a URL": (
+        {"data_store": "s3", "s3_endpoint_url": "minio:9000"},
+        "http(s) URL",
+    ),
+    "threshold above one": ({"min_accuracy": 1.5}, "from 0 to 1"),
+    "e-mail without a domain": ({"author_email": "me@"}, "name@example.com"),
+    "repository without an owner": (
+        {"deploy_target": "aws_ecs", "repository_path": "fraud-model"},
+        "owner/name",
+    ),
+    "unknown CI provider": ({"ci_provider": "teamcity"}, "github_actions"),
+}
+
+
+@pytest.mark.parametrize(("answers", "allowed"), INVALID.values(), ids=INVALID.keys())
+def test_invalid_answer_is_refused_with_what_is_allowed(tmp_path, answers, allowed) -> None:
+    with pytest.raises(ValueError) as refused:
+        copier.run_copy(
+            str(TEMPLATE), tmp_path / "p", data=answers, defaults=True, unsafe=True, quiet=True
+        )
+    assert allowed in str(refused.value)
+    assert not (tmp_path / "p" / "Makefile").exists(), "nothing renders from a refused answer"
