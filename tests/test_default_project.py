@@ -1,0 +1,126 @@
+"""The default answers give a repository whose whole pipeline runs on a laptop, no cloud:
+install, `make ci` (lint, tests, pipeline, gate), serving, and a gate that really fails."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import clean_env, git_commit_all, run
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of the default render, installed, with `make ci` run once."""
+    work = tmp_path_factory.mktemp("default") / "ml-project"
+    shutil.copytree(default_project, work)
+    git_commit_all(work, "Start from copier-mlops")
+    run(["make", "install"], work)
+    return work
+
+
+@pytest.fixture(scope="module")
+def ci_output(project: Path) -> str:
+    return run(["make", "ci"], project).stdout
+
+
+def test_make_ci_runs_lint_tests_pipeline_and_gate(project: Path, ci_output: str) -> None:
+    for step in ("ruff check", "pytest -m \"not gate\"", "dvc repro", "pytest -m gate"):
+        assert step in ci_output
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.9
+    assert (project / "models" / "model.joblib").exists()
+    assert (project / "dvc.lock").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served(project: Path, ci_output: str):
+    """`make serve` on a free loopback port, stopped after the test."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=project,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_served_model_answers_health_and_predict(project: Path, served: str) -> None:
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    # The project's own smoke test: waits for /health, then posts a real record to /predict.
+    smoke = run(["uv", "run", "--frozen", "python", "-m", f"{package}.smoke", served], project)
+    assert "smoke test passed" in smoke.stdout
+    bad = urllib.request.Request(
+        f"{served}/predict",
+        data=json.dumps({"records": [{"mean_radius": "big"}]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bad, timeout=10)
+    assert refused.value.code == 422
+
+
+def edit_params(project: Path, edit) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    edit(params)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_a_threshold_above_what_the_model_reaches_fails_the_gate(
+    project: Path, ci_output: str
+) -> None:
+    original = (project / "params.yaml").read_text()
+    reached = json.loads((project / "reports" / "metrics.json").read_text())["accuracy"]
+    try:
+        edit_params(project, lambda p: p["gate"]["min"].update(accuracy=reached + 0.001))
+        gate = run(["make", "validate"], project, check=False)
+        assert gate.returncode != 0
+        assert "is below the threshold" in gate.stdout
+    finally:
+        (project / "params.yaml").write_text(original)
+    run(["make", "validate"], project)
+
+
+def test_a_challenger_worse_than_main_fails_the_gate(project: Path, ci_output: str) -> None:
+    """Thresholds still pass (accuracy ~0.93), but it is >0.02 below the champion on main."""
+    git_commit_all(project, "Champion model")
+    run(["git", "checkout", "-q", "-b", "weaker-model"], project)
+    try:
+        edit_params(project, lambda p: p["train"].update(C=0.001))
+        run(["uv", "run", "--frozen", "dvc", "repro"], project)
+        gate = run(["make", "validate"], project, check=False)
+        assert gate.returncode != 0
+        assert "test_challenger_does_not_regress" in gate.stdout
+        assert "test_thresholds.py::test_metric_reaches_its_threshold[accuracy] PASSED" in (
+            run(["uv", "run", "--frozen", "pytest", "-m", "gate", "-v"], project, check=False).stdout
+        )
+        report = run(["make", "report"], project).stdout
+        assert "| reports/metrics.json | accuracy" in report
+    finally:
+        run(["git", "checkout", "-q", "--", "."], project)
+        run(["git", "checkout", "-q", "main"], project)
+        run(["uv", "run", "--frozen", "dvc", "checkout"], project)
