@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,7 +35,7 @@ def ci_output(project: Path) -> str:
 
 
 def test_make_ci_runs_lint_tests_pipeline_and_gate(project: Path, ci_output: str) -> None:
-    for step in ("ruff check", "pytest -m \"not gate\"", "dvc repro", "pytest -m gate"):
+    for step in ("ruff check", 'pytest -m "not gate"', "dvc repro", "pytest -m gate"):
         assert step in ci_output
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.9
@@ -116,7 +115,9 @@ def test_a_challenger_worse_than_main_fails_the_gate(project: Path, ci_output: s
         assert gate.returncode != 0
         assert "test_challenger_does_not_regress" in gate.stdout
         assert "test_thresholds.py::test_metric_reaches_its_threshold[accuracy] PASSED" in (
-            run(["uv", "run", "--frozen", "pytest", "-m", "gate", "-v"], project, check=False).stdout
+            run(
+                ["uv", "run", "--frozen", "pytest", "-m", "gate", "-v"], project, check=False
+            ).stdout
         )
         report = run(["make", "report"], project).stdout
         assert "| reports/metrics.json | accuracy" in report

@@ -56,8 +56,21 @@ def test_s3_remote_round_trip_against_an_emulator(installed) -> None:
     project = installed({"data_store": "s3", "s3_bucket": "ml-project-dvc"})
     with moto_s3("ml-project-dvc") as (endpoint, s3):
         # The committed config names the real bucket; the emulator is a --local override.
-        run(["uv", "run", "--frozen", "dvc", "remote", "modify", "--local", "storage",
-             "endpointurl", endpoint], project)
+        run(
+            [
+                "uv",
+                "run",
+                "--frozen",
+                "dvc",
+                "remote",
+                "modify",
+                "--local",
+                "storage",
+                "endpointurl",
+                endpoint,
+            ],
+            project,
+        )
         round_trip(project, **FAKE_AWS)
         stored = s3.list_objects_v2(Bucket="ml-project-dvc", Prefix="dvc/")
         assert stored["KeyCount"] > 0

