@@ -79,3 +79,35 @@ def test_update_keeps_user_edits_and_brings_template_changes(template_history, t
     assert not list(project.rglob("*.rej")), "no conflicts were left behind"
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v0.0.2"
+
+
+def releases() -> list[str]:
+    tags = subprocess.run(
+        ["git", "tag", "--list", "v*", "--sort=-v:refname"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return tags[:1]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("release", releases() or ["no-release"])
+def test_update_from_the_last_release_to_this_commit_keeps_user_edits(release, tmp_path) -> None:
+    """What users do: their project comes from the last release, they update to the next."""
+    if release == "no-release":
+        pytest.fail("the template has no vX.Y.Z tag: clone it with its tags")
+    project = tmp_path / "project"
+    copier.run_copy(str(TEMPLATE), project, defaults=True, unsafe=True, vcs_ref=release, quiet=True)
+    git_commit_all(project, f"Start from copier-mlops {release}")
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
+    (project / "tests" / "test_users_own.py").write_text(USER_TEST)
+    git_commit_all(project, "Tune the model")
+
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, vcs_ref="HEAD")
+
+    assert "C: 0.5" in params.read_text()
+    assert (project / "tests" / "test_users_own.py").read_text() == USER_TEST
+    assert not list(project.rglob("*.rej")), "no conflicts were left behind"
