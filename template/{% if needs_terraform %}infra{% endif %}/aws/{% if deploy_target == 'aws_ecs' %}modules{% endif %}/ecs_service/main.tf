@@ -30,10 +30,14 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = "X86_64"
   }
 
-  # The root filesystem is read-only; /tmp is a writable volume on the task's
-  # ephemeral storage for libraries that need scratch space.
+  # The root filesystem is read-only; /tmp (scratch space for libraries) and /app/logs
+  # (the input log that `make drift` reads) are writable volumes on the task's storage.
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "logs"
   }
 
   container_definitions = jsonencode([
@@ -47,6 +51,7 @@ resource "aws_ecs_task_definition" "this" {
       ]
       mountPoints = [
         { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
+        { sourceVolume = "logs", containerPath = "/app/logs", readOnly = false },
       ]
       # The image has Python but not necessarily curl.
       healthCheck = {
