@@ -91,3 +91,15 @@ def render(copie_session):
 @pytest.fixture(scope="session")
 def default_project(render) -> Path:
     return render({})
+
+
+@pytest.fixture(scope="session")
+def ci_project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of the default render, installed, after one `make ci`; its output
+    is in .make-ci.log. Shared by the end-to-end tests (serving, gate, image)."""
+    project = tmp_path_factory.mktemp("default") / "ml-project"
+    shutil.copytree(default_project, project)
+    git_commit_all(project, "Start from copier-mlops")
+    run(["make", "install"], project)
+    (project / ".make-ci.log").write_text(run(["make", "ci"], project).stdout)
+    return project

@@ -3,7 +3,6 @@ install, `make ci` (lint, tests, pipeline, gate), serving, and a gate that reall
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,18 +19,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository of the default render, installed, with `make ci` run once."""
-    work = tmp_path_factory.mktemp("default") / "ml-project"
-    shutil.copytree(default_project, work)
-    git_commit_all(work, "Start from copier-mlops")
-    run(["make", "install"], work)
-    return work
+def project(ci_project: Path) -> Path:
+    return ci_project
 
 
 @pytest.fixture(scope="module")
-def ci_output(project: Path) -> str:
-    return run(["make", "ci"], project).stdout
+def ci_output(ci_project: Path) -> str:
+    return (ci_project / ".make-ci.log").read_text()
 
 
 def test_make_ci_runs_lint_tests_pipeline_and_gate(project: Path, ci_output: str) -> None:

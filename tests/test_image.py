@@ -1,0 +1,92 @@
+"""The default project's image builds offline, runs as a non-root user, becomes healthy,
+and answers /health, /predict and /metrics. Built on a local Debian base image."""
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from docker_engine import engine, ensure_base_image
+
+from conftest import run
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def image(ci_project: Path) -> str:
+    with engine():
+        base = ensure_base_image()
+        tag = "copier-mlops-test/ml-project:latest"
+        run(
+            ["docker", "build", "--build-arg", f"PYTHON_IMAGE={base}", "-t", tag, "."],
+            ci_project,
+            DOCKER_BUILDKIT="0",
+        )
+        yield tag
+        subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def container(image: str):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    name = f"copier-mlops-test-{port}"
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--publish",
+            f"127.0.0.1:{port}:8000",
+            image,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield name, f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+
+
+def test_image_runs_as_a_non_root_user(container) -> None:
+    name, _ = container
+    uid = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True, text=True)
+    assert uid.stdout.strip() not in {"", "0"}
+
+
+def test_container_answers_health_predict_and_metrics(ci_project: Path, container) -> None:
+    name, url = container
+    package = yaml.safe_load((ci_project / ".copier-answers.yml").read_text())["package_name"]
+    run(["uv", "run", "--frozen", "python", "-m", f"{package}.smoke", url], ci_project)
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        assert 'predictions_total{label="' in response.read().decode()
+    with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+        assert json.load(response) == {"status": "ok"}
+
+
+def test_docker_health_check_reports_healthy(container) -> None:
+    name, _ = container
+    deadline = time.monotonic() + 90
+    status = ""
+    while time.monotonic() < deadline:
+        status = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Health.Status}}", name],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if status == "healthy":
+            break
+        time.sleep(3)
+    assert status == "healthy"
