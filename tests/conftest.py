@@ -47,6 +47,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The environment for commands run inside a rendered project: no template venv leaks in."""
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     env["PATH"] = f"{TOOLS}{os.pathsep}{env.get('PATH', '')}"
+    # DVC sends usage reports and checks for updates unless told not to: tests stay on loopback.
+    env["DVC_NO_ANALYTICS"] = "1"
     return {**env, **extra}
 
 

@@ -1,0 +1,237 @@
+"""The Azure Pipelines adapter: azure-pipelines.yml passes Azure's schema, triggers on main
+and its pull requests, retrains on the answered schedule, runs the Makefile targets of
+includes/pipeline.jinja stage by stage, deploys through the environments `staging` and
+`production` (whose approvals live in Azure DevOps), caches uv and DVC, fetches all
+history, posts the report on the pull request with the pipeline's own token, and takes AWS
+credentials from secret variables only."""
+
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+VENDOR = {"ci_provider": "azure_pipelines"}
+ANSWER_SETS = {
+    combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == VENDOR["ci_provider"]
+} | {
+    "s3-compatible": {**VARIANTS["s3-compatible"], **VENDOR},
+    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], **VENDOR, "deploy_target": "aws_ecs"},
+    "custom-schedule": {**VENDOR, "retrain_schedule": "*/30 2-4 1,15 * 1-5"},
+}
+MAKE = re.compile(r"^make (\w+)(.*)$")
+NOT_RETRAINING = "and(ne(variables['Build.Reason'], 'Schedule'), not(${{ parameters.retrain }}))"
+AWS_ENV = {
+    "AWS_PROFILE": "ci",
+    "AWS_ACCESS_KEY_ID": "$(AWS_CI_ACCESS_KEY_ID)",
+    "AWS_SECRET_ACCESS_KEY": "$(AWS_CI_SECRET_ACCESS_KEY)",
+}
+KEYS_ENV = {
+    "AWS_ACCESS_KEY_ID": "$(AWS_ACCESS_KEY_ID)",
+    "AWS_SECRET_ACCESS_KEY": "$(AWS_SECRET_ACCESS_KEY)",
+}
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+def answers(project: Path) -> dict:
+    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    given["on_s3"] = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    given["on_keys"] = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
+    return given
+
+
+def config(project: Path) -> dict:
+    return yaml.safe_load((project / "azure-pipelines.yml").read_text())
+
+
+def stages(project: Path) -> dict:
+    return {stage["stage"]: stage for stage in config(project)["stages"]}
+
+
+def steps(job: dict) -> list[dict]:
+    if "strategy" in job:
+        return job["strategy"]["runOnce"]["deploy"]["steps"]
+    return job["steps"]
+
+
+def make_steps(job: dict) -> list[dict]:
+    return [
+        s for s in steps(job) if MAKE.match(s.get("script", "")) and s["script"] != "make install"
+    ]
+
+
+def make_calls(job: dict) -> list[tuple[str, str]]:
+    return [(m[1], m[2].strip()) for m in (MAKE.match(s["script"]) for s in make_steps(job))]
+
+
+def test_azure_accepts_the_pipeline_schema(project: Path) -> None:
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.azure-pipelines"]
+    options = ["--regex-variant", "nonunicode", "--data-transform", "azure-pipelines"]
+    run([*schema, *options, "azure-pipelines.yml"], project)
+
+
+def test_triggers_are_main_its_pull_requests_and_the_answered_schedule(project: Path) -> None:
+    cfg = config(project)
+    assert cfg["trigger"] == {"branches": {"include": ["main"]}}
+    assert cfg["pr"] == {"branches": {"include": ["main"]}}
+    (schedule,) = cfg["schedules"]
+    assert schedule["cron"] == answers(project)["retrain_schedule"]
+    assert schedule["branches"] == {"include": ["main"]}
+    assert schedule["always"] == "true"  # retrain even when no commit came in
+    assert cfg["parameters"] == [
+        {
+            "name": "retrain",
+            "displayName": "Retrain (instead of CI/CD)",
+            "type": "boolean",
+            "default": "false",
+        }
+    ]
+
+
+def test_pr_stages_run_in_order_and_hand_the_pipeline_outputs_on(project: Path) -> None:
+    by_name = stages(project)
+    names = [stage["name"] for stage in STAGES.pr_stages]
+    assert list(by_name)[: len(names)] == names
+    assert by_name[names[0]]["condition"] == NOT_RETRAINING
+    for previous, name in zip(names, names[1:], strict=False):
+        assert by_name[name]["dependsOn"] == previous
+    for stage in STAGES.pr_stages:
+        (job, *_) = by_name[stage["name"]]["jobs"]
+        assert make_calls(job) == [(t, "") for t in stage["targets"]]
+    train = by_name["train"]["jobs"][0]
+    assert {
+        "publish": "$(Build.ArtifactStagingDirectory)/pipeline",
+        "artifact": "pipeline",
+    } in steps(train)
+    gate = by_name[names[-1]]["jobs"][0]
+    assert {"download": "current", "artifact": "pipeline"} in steps(gate)
+    assert {
+        "publish": "reports",
+        "artifact": "reports",
+        "condition": "succeededOrFailed()",
+    } in steps(gate)
+
+
+def test_the_report_is_posted_by_a_job_that_runs_no_project_code(project: Path) -> None:
+    jobs = stages(project)[STAGES.pr_stages[-1]["name"]]["jobs"]
+    comment = next(job for job in jobs if job["job"] == "comment")
+    assert "eq(variables['Build.Reason'], 'PullRequest')" in comment["condition"]
+    assert steps(comment)[0] == {"checkout": "none"}
+    assert not make_steps(comment)
+    post = steps(comment)[-1]
+    assert post["env"] == {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}
+    assert (
+        "/pullRequests/$(System.PullRequest.PullRequestId)/threads?api-version=7.1"
+        in post["script"]
+    )
+    assert "reports/report.md" in post["script"]
+
+
+def test_release_deploys_through_environments_after_the_gate_on_main(project: Path) -> None:
+    given = answers(project)
+    by_name = stages(project)
+    previous = STAGES.pr_stages[-1]["name"]
+    for stage in STAGES.release_stages:
+        azure = by_name[stage["name"]]
+        assert azure["dependsOn"] == previous
+        (job,) = azure["jobs"]
+        if stage["env"]:
+            assert job["deployment"] == stage["name"] and job["environment"] == stage["env"]
+        else:
+            assert job["job"] == stage["name"]
+            assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in azure["condition"]
+        env = f"ENV={stage['env']} " if stage["env"] else ""
+        assert make_calls(job) == [
+            (t, f'{env}REGISTRY="$REGISTRY" TAG="$TAG"') for t in stage["targets"]
+        ]
+        if given["deploy_target"] == "docker_compose":
+            if stage["env"]:
+                assert job["condition"] == "ne(variables['DEPLOY_HOST'], '')"
+                assert any(s.get("task") == "InstallSSHKey@0" for s in steps(job))
+                assert make_steps(job)[0]["env"] == {"DOCKER_HOST": "ssh://$(DEPLOY_HOST)"}
+        else:
+            assert job["condition"] == "ne(variables['AWS_ROLE_ARN'], '')"
+            if stage["env"]:
+                assert make_steps(job)[0]["env"] == AWS_ENV
+        previous = stage["name"]
+    assert config(project)["variables"]["TAG"] == "$(Build.SourceVersion)"
+
+
+def test_retrain_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
+    by_name = stages(project)
+    for stage in STAGES.retrain_stages:
+        azure = by_name[stage["name"]]
+        assert azure["dependsOn"] == []
+        assert azure["condition"] == (
+            "or(eq(variables['Build.Reason'], 'Schedule'), ${{ parameters.retrain }})"
+        )
+        (job,) = azure["jobs"]
+        assert make_calls(job) == [(t, "") for t in stage["targets"]]
+
+
+def test_caches_and_full_history(project: Path) -> None:
+    cfg = config(project)
+    assert cfg["variables"]["UV_CACHE_DIR"] == "$(Pipeline.Workspace)/.cache/uv"
+    for stage in cfg["stages"]:
+        for job in stage["jobs"]:
+            if not make_steps(job):
+                continue
+            caches = {
+                s["inputs"]["key"]: s["inputs"] for s in steps(job) if s.get("task") == "Cache@2"
+            }
+            assert caches['uv | "$(Agent.OS)" | uv.lock']["path"] == "$(UV_CACHE_DIR)"
+            targets = {t for t, _ in make_calls(job)}
+            dvc = caches.get('dvc | "$(Agent.OS)" | dvc.lock')
+            assert bool(dvc) == bool(targets & {"pipeline", "push"})
+            checkout = next(s for s in steps(job) if "checkout" in s)
+            assert checkout["checkout"] == "self"
+            if "deployment" not in job:
+                assert checkout["fetchDepth"] == "0"
+
+
+def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
+    given = answers(project)
+    for stage in config(project)["stages"]:
+        for job in stage["jobs"]:
+            for step in make_steps(job):
+                target = MAKE.match(step["script"])[1]
+                env = step.get("env", {})
+                if target in ("pipeline", "push") and given["on_s3"]:
+                    assert env == AWS_ENV
+                elif target in ("pipeline", "push") and given["on_keys"]:
+                    assert env == KEYS_ENV
+                elif target == "deploy" and given["deploy_target"] == "aws_ecs":
+                    assert env == AWS_ENV
+                else:
+                    assert not set(env) & {"AWS_ACCESS_KEY_ID", "AWS_PROFILE"}
+            profile = [s for s in steps(job) if s.get("displayName") == "AWS profile"]
+            uses_role = any(s.get("env", {}).get("AWS_PROFILE") == "ci" for s in steps(job))
+            assert bool(profile) == uses_role
+            if profile:
+                assert "credential_source = Environment" in profile[0]["script"]
+                assert given["aws_region"] in profile[0]["script"]
+
+
+def test_no_secret_value_is_rendered(project: Path) -> None:
+    for line in (project / "azure-pipelines.yml").read_text().splitlines():
+        if re.search(r"\b[A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)(_ID)?\s*[:=]\s*\S", line):
+            assert "$(" in line, line
+
+
+def test_readme_says_where_approvals_and_permissions_are_set(project: Path) -> None:
+    readme = (project / "README.md").read_text()
+    assert "*Approvals and checks*" in readme
+    assert "*Contribute to pull requests*" in readme
+    assert f"`{answers(project)['retrain_schedule']}`" in readme

@@ -1,0 +1,210 @@
+"""The Bitbucket Pipelines adapter: bitbucket-pipelines.yml passes Bitbucket's (loose) schema
+and the structure it promises: pull requests and main run the Makefile targets of
+includes/pipeline.jinja step by step, main deploys to staging then to production behind a
+manual step, the custom pipeline `retrain` is left for a schedule, caches are keyed on the
+lock files, the clone is full, and AWS is reached through OIDC with a Terraform trust
+scoped to this repository."""
+
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+VENDOR = {"ci_provider": "bitbucket_pipelines"}
+ANSWER_SETS = {
+    combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == VENDOR["ci_provider"]
+} | {
+    "s3-compatible": {**VARIANTS["s3-compatible"], **VENDOR},
+    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], **VENDOR, "deploy_target": "aws_ecs"},
+    "custom": {
+        **VENDOR,
+        "data_store": "s3",
+        "retrain_schedule": "*/30 2-4 1,15 * 1-5",
+        "repository_path": "acme/fraud-model",
+        "bitbucket_workspace_uuid": "3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
+    },
+}
+MAKE = re.compile(r"^make (\w+)(.*)$")
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+def answers(project: Path) -> dict:
+    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    given["on_s3"] = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    given["uses_aws"] = given["on_s3"] or given["deploy_target"] == "aws_ecs"
+    return given
+
+
+def config(project: Path) -> dict:
+    return yaml.safe_load((project / "bitbucket-pipelines.yml").read_text())
+
+
+def make_calls(step: dict) -> list[tuple[str, str]]:
+    calls = [MAKE.match(item) for item in step["script"]]
+    return [(m[1], m[2].strip()) for m in calls if m and m[1] != "install"]
+
+
+def test_bitbucket_accepts_the_schema(project: Path) -> None:
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.bitbucket-pipelines"]
+    run([*schema, "bitbucket-pipelines.yml"], project)
+
+
+def test_clone_is_full_and_every_step_fetches_main(project: Path) -> None:
+    cfg = config(project)
+    assert cfg["clone"] == {"depth": "full"}
+    python = answers(project)["python_version"]
+    assert re.fullmatch(rf"python:{re.escape(python)}\.\d+-bookworm", cfg["image"])
+    for step in all_steps(cfg):
+        setup = next(item for item in step["script"] if "make install" in item)
+        assert "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main" in setup
+        assert "make install" in setup.splitlines()
+
+
+def all_steps(cfg: dict) -> list[dict]:
+    pipelines = cfg["pipelines"]
+    groups = [pipelines["pull-requests"]["**"], pipelines["branches"]["main"]]
+    groups += list(pipelines["custom"].values())
+    return [item["step"] for group in groups for item in group]
+
+
+def test_pull_requests_and_main_run_the_pr_stages_step_by_step(project: Path) -> None:
+    cfg = config(project)
+    pr = [item["step"] for item in cfg["pipelines"]["pull-requests"]["**"]]
+    main = [item["step"] for item in cfg["pipelines"]["branches"]["main"]]
+    assert [s["name"] for s in pr] == [st["name"].capitalize() for st in STAGES.pr_stages]
+    for step, stage in zip(pr, STAGES.pr_stages, strict=True):
+        assert make_calls(step) == [(t, "") for t in stage["targets"]]
+    # main runs the very same steps (YAML aliases), then the release.
+    assert main[: len(pr)] == pr
+    train = pr[[s["name"] for s in STAGES.pr_stages].index("train")]
+    assert train["artifacts"] == ["dvc.lock", "data/**", "models/**", "reports/**"]
+    assert pr[-1]["artifacts"] == ["reports/**"]
+
+
+def test_the_report_is_posted_on_the_pull_request_when_a_token_is_set(project: Path) -> None:
+    gate = config(project)["pipelines"]["pull-requests"]["**"][-1]["step"]
+    post = gate["script"][-1]
+    assert 'if [ -z "${BITBUCKET_PR_ID:-}" ]' in post
+    assert 'elif [ -z "${PR_COMMENT_TOKEN:-}" ]' in post
+    assert (
+        "/2.0/repositories/$BITBUCKET_REPO_FULL_NAME/pullrequests/$BITBUCKET_PR_ID/comments" in post
+    )
+    assert '-H "Authorization: Bearer $PR_COMMENT_TOKEN"' in post
+    assert "< reports/report.md" in post
+
+
+def test_main_builds_once_then_deploys_to_staging_then_production_manually(project: Path) -> None:
+    given = answers(project)
+    main = [item["step"] for item in config(project)["pipelines"]["branches"]["main"]]
+    release = main[len(STAGES.pr_stages) :]
+    assert len(release) == len(STAGES.release_stages)
+    for step, stage in zip(release, STAGES.release_stages, strict=True):
+        assert step.get("deployment") == stage["env"]
+        assert (step.get("trigger") == "manual") == stage["approval"]
+        env = f"ENV={stage['env']} " if stage["env"] else ""
+        assert make_calls(step) == [
+            (t, f'{env}REGISTRY="$REGISTRY" TAG="$BITBUCKET_COMMIT"') for t in stage["targets"]
+        ]
+        if not stage["env"]:
+            assert step["services"] == ["docker"]
+        script = "\n".join(step["script"])
+        if given["deploy_target"] == "docker_compose":
+            assert 'docker login "${REGISTRY%%/*}"' in script
+            if stage["env"]:
+                assert step["script"][0].startswith('if [ -z "${DEPLOY_HOST:-}" ]')
+                assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in step["script"]
+                assert "docker-compose-plugin" in script
+        else:
+            assert step["script"][0].startswith('if [ -z "${AWS_ROLE_ARN:-}" ]')
+            assert ("aws ecr get-login-password" in script) == (stage["env"] is None)
+
+
+def test_retrain_is_a_custom_pipeline_and_the_readme_says_how_to_schedule_it(
+    project: Path,
+) -> None:
+    custom = config(project)["pipelines"]["custom"]
+    assert list(custom) == [stage["name"] for stage in STAGES.retrain_stages]
+    for stage in STAGES.retrain_stages:
+        (item,) = custom[stage["name"]]
+        assert make_calls(item["step"]) == [(t, "") for t in stage["targets"]]
+        assert item["step"]["caches"] == ["uv", "dvc"]
+    readme = (project / "README.md").read_text()
+    assert (
+        "**Pipelines > Schedules > New schedule**: branch `main`, pipeline `custom: retrain`"
+        in readme
+    )
+    assert f"`{answers(project)['retrain_schedule']}`" in readme
+
+
+def test_caches_are_keyed_on_the_lock_files(project: Path) -> None:
+    cfg = config(project)
+    assert cfg["definitions"]["caches"] == {
+        "uv": {"key": {"files": ["uv.lock"]}, "path": "~/.cache/uv"},
+        "dvc": {"key": {"files": ["dvc.lock"]}, "path": ".dvc/cache"},
+    }
+    for step in all_steps(cfg):
+        assert "uv" in step["caches"]
+        if any(t in ("pipeline", "push") for t, _ in make_calls(step)):
+            assert "dvc" in step["caches"]
+
+
+def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> None:
+    given = answers(project)
+    for step in all_steps(config(project)):
+        targets = {t for t, _ in make_calls(step)}
+        needs_aws = (given["on_s3"] and bool(targets & {"pipeline", "push"})) or (
+            given["deploy_target"] == "aws_ecs" and bool(targets & {"build", "deploy"})
+        )
+        assert step.get("oidc", False) == needs_aws, step["name"]
+        login = [item for item in step["script"] if "BITBUCKET_STEP_OIDC_TOKEN" in item]
+        assert bool(login) == needs_aws, step["name"]
+        if login:
+            assert "export AWS_WEB_IDENTITY_TOKEN_FILE=/tmp/aws-web-identity-token" in login[0]
+            assert f"AWS_REGION={given['aws_region']}" in login[0]
+            order = step["script"]
+            first_make = next(i for i, s in enumerate(order) if MAKE.match(s))
+            assert order.index(login[0]) < first_make
+
+
+def test_no_secret_value_is_rendered(project: Path) -> None:
+    for line in (project / "bitbucket-pipelines.yml").read_text().splitlines():
+        if re.search(r"\b[A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)(_ID)?\s*[:=]\s*\S", line):
+            assert "$" in line, line
+
+
+def test_terraform_trusts_the_workspace_for_this_repository_only(project: Path) -> None:
+    given = answers(project)
+    path = project / "infra" / "aws" / "ci_bitbucket_pipelines.tf"
+    assert path.exists() == given["uses_aws"]
+    if not path.exists():
+        return
+    text = path.read_text()
+    workspace = given["repository_path"].split("/")[0]
+    assert f'default     = "{workspace}"' in text
+    assert f'default     = "{given["bitbucket_workspace_uuid"]}"' in text
+    assert (
+        'bitbucket_issuer = "api.bitbucket.org/2.0/workspaces/${var.bitbucket_workspace}'
+        '/pipelines-config/identity/oidc"'
+    ) in text
+    assert 'url            = "https://${local.bitbucket_issuer}"' in text
+    audience = '["ari:cloud:bitbucket::workspace/${var.bitbucket_workspace_uuid}"]'
+    assert f"client_id_list = {audience}" in text
+    assert 'variable = "${local.bitbucket_issuer}:aud"' in text
+    assert 'variable = "${local.bitbucket_issuer}:sub"' in text
+    assert 'values   = ["{${var.bitbucket_repository_uuid}}:*"]' in text
+    # The repository UUID has no default: Terraform asks for it.
+    block = text[text.index('variable "bitbucket_repository_uuid"') :]
+    assert "default" not in block[: block.index("\n}\n")]

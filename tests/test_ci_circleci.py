@@ -1,0 +1,257 @@
+"""The CircleCI adapter: .circleci/config.yml passes CircleCI's schema, runs the Makefile
+targets of includes/pipeline.jinja job by job, gates production behind an approval job,
+retrains only on the scheduled pipeline, caches uv and DVC, and reaches AWS through OIDC
+with a Terraform trust scoped to this repository."""
+
+import re
+from pathlib import Path
+
+import hcl2
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "circleci"} | {
+    "s3-compatible": {**VARIANTS["s3-compatible"], "ci_provider": "circleci"},
+    "s3-compatible-ecs": {
+        **VARIANTS["s3-compatible"],
+        "ci_provider": "circleci",
+        "deploy_target": "aws_ecs",
+    },
+    "custom": {
+        "ci_provider": "circleci",
+        "data_store": "s3",
+        "retrain_schedule": "*/30 2-4 1,15 * 1-5",
+        "repository_path": "acme/fraud-model",
+        "circleci_org_id": "3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
+    },
+}
+MAKE = re.compile(r"^make (\w+)(.*)$")
+RETRAINING = {
+    "or": [
+        "<< pipeline.parameters.retrain >>",
+        {"equal": ["scheduled_pipeline", "<< pipeline.trigger_source >>"]},
+    ]
+}
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+def answers(project: Path) -> dict:
+    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    given["uses_aws"] = (given["data_store"] == "s3" and not given.get("s3_endpoint_url")) or given[
+        "deploy_target"
+    ] == "aws_ecs"
+    return given
+
+
+def config(project: Path) -> dict:
+    return yaml.safe_load((project / ".circleci" / "config.yml").read_text())
+
+
+def steps(job: dict) -> list:
+    return job["steps"]
+
+
+def runs(job: dict) -> list[str]:
+    """The command of every `run` step, in order."""
+    commands = []
+    for step in steps(job):
+        if isinstance(step, dict) and "run" in step:
+            run_ = step["run"]
+            commands.append(run_["command"] if isinstance(run_, dict) else run_)
+    return commands
+
+
+def make_calls(job: dict) -> list[tuple[str, str]]:
+    calls = [MAKE.match(command) for command in runs(job)]
+    return [(m[1], m[2].strip()) for m in calls if m and m[1] != "install"]
+
+
+def setup_of(job: dict) -> dict | None:
+    """The parameters of the job's `setup` command (an empty dict for a bare `setup`)."""
+    for step in steps(job):
+        if step == "setup":
+            return {}
+        if isinstance(step, dict) and "setup" in step:
+            return step["setup"] or {}
+    return None
+
+
+def test_circleci_accepts_the_config_schema(project: Path) -> None:
+    run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.circle-ci", ".circleci/config.yml"],
+        project,
+    )
+
+
+def test_only_the_config_is_rendered(project: Path) -> None:
+    assert [p.name for p in (project / ".circleci").iterdir()] == ["config.yml"]
+    assert not (project / ".github").exists()
+
+
+def test_pr_workflow_runs_the_pr_stages_job_by_job(project: Path) -> None:
+    cfg = config(project)
+    workflow = cfg["workflows"]["ci"]
+    assert workflow["unless"] == RETRAINING and "when" not in workflow
+    names = [stage["name"] for stage in STAGES.pr_stages]
+    invocations = workflow["jobs"]
+    assert invocations[0] == names[0]
+    for previous, (name, invocation) in zip(
+        names, [next(iter(i.items())) for i in invocations[1:]], strict=False
+    ):
+        assert invocation == {"requires": [previous]}, name
+    assert [next(iter(i)) if isinstance(i, dict) else i for i in invocations] == names
+    for stage in STAGES.pr_stages:
+        assert make_calls(cfg["jobs"][stage["name"]]) == [(t, "") for t in stage["targets"]]
+    # The stage that trains hands its outputs to the gate, which keeps the report.
+    train = cfg["jobs"]["train"]
+    assert {
+        "persist_to_workspace": {
+            "root": "~/project",
+            "paths": ["dvc.lock", "data", "models", "reports"],
+        }
+    } in steps(train)
+    gate = cfg["jobs"][names[-1]]
+    assert {"attach_workspace": {"at": "~/project"}} in steps(gate)
+    assert {"store_artifacts": {"path": "reports"}} in steps(gate)
+
+
+def test_release_runs_on_main_and_production_waits_for_an_approval(project: Path) -> None:
+    cfg = config(project)
+    workflow = cfg["workflows"]["release"]
+    assert workflow["when"] == {
+        "and": [{"equal": ["main", "<< pipeline.git.branch >>"]}, {"not": RETRAINING}]
+    }
+    invocations = {}
+    for item in workflow["jobs"]:
+        name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+        invocations[name] = body
+    assert invocations["approve-production"] == {"type": "approval", "requires": ["staging"]}
+    assert invocations["production"] == {"requires": ["approve-production"]}
+    assert invocations["staging"] == {"requires": ["package"]}
+    for stage in STAGES.release_stages:
+        job = cfg["jobs"][stage["name"]]
+        assert job["environment"]["TAG"] == "<< pipeline.git.revision >>"
+        env = f"ENV={stage['env']} " if stage["env"] else ""
+        assert make_calls(job) == [
+            (target, f'{env}REGISTRY="$REGISTRY" TAG="$TAG"') for target in stage["targets"]
+        ]
+    # Docker builds need a remote Docker engine.
+    assert "setup_remote_docker" in steps(cfg["jobs"]["package"])
+
+
+def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) -> None:
+    given = answers(project)
+    cfg = config(project)
+    login = runs({"steps": cfg["commands"]["registry-login"]["steps"]})[0]
+    for stage in STAGES.release_stages:
+        job = cfg["jobs"][stage["name"]]
+        if given["deploy_target"] == "docker_compose":
+            assert 'docker login "${REGISTRY%%/*}"' in login
+            assert "registry-login" in steps(job)
+            if stage["env"]:
+                assert 'if [ -z "${DEPLOY_HOST:-}" ]' in runs(job)[0]
+                assert "add_ssh_keys" in steps(job)
+                assert any("DOCKER_HOST=ssh://$DEPLOY_HOST" in c for c in runs(job))
+        else:
+            assert "aws ecr get-login-password" in login
+            assert 'if [ -z "${AWS_ROLE_ARN:-}" ]' in runs(job)[0]
+            assert setup_of(job)["aws"] is True
+            assert ("registry-login" in steps(job)) == (stage["env"] is None)
+
+
+def test_retrain_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
+    cfg = config(project)
+    for stage in STAGES.retrain_stages:
+        assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [stage["name"]]}
+        job = cfg["jobs"][stage["name"]]
+        assert make_calls(job) == [(t, "") for t in stage["targets"]]
+        assert "save-dvc-cache" in steps(job)
+    assert cfg["parameters"]["retrain"] == {"type": "boolean", "default": False}
+    # The schedule itself is set in Project Settings > Triggers: the README gives it.
+    readme = (project / "README.md").read_text()
+    assert "Project Settings > Triggers" in readme
+    assert f"`{answers(project)['retrain_schedule']}`" in readme
+
+
+def test_caches_are_keyed_on_the_lock_files_and_history_is_complete(project: Path) -> None:
+    cfg = config(project)
+    setup = cfg["commands"]["setup"]["steps"]
+    assert setup[0] == "checkout"
+    assert "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main" in runs(
+        {"steps": setup}
+    )
+    restore = setup[3]["restore_cache"]["keys"]
+    assert restore == ['uv-v1-{{ checksum "uv.lock" }}', "uv-v1-"]
+    assert setup[-1]["save_cache"]["paths"] == ["/home/circleci/.cache/uv"]
+    assert cfg["executors"]["python"]["environment"]["UV_CACHE_DIR"] == "/home/circleci/.cache/uv"
+    save_dvc = cfg["commands"]["save-dvc-cache"]["steps"][0]["save_cache"]
+    assert save_dvc == {"key": 'dvc-v1-{{ checksum "dvc.lock" }}', "paths": [".dvc/cache"]}
+    # Every job that runs the pipeline restores and saves the DVC cache.
+    for job in cfg["jobs"].values():
+        if any(target == "pipeline" for target, _ in make_calls(job)):
+            assert setup_of(job)["dvc"] is True and "save-dvc-cache" in steps(job)
+    python = answers(project)["python_version"]
+    assert cfg["executors"]["python"]["docker"] == [{"image": f"cimg/python:{python}"}]
+
+
+def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> None:
+    given = answers(project)
+    cfg = config(project)
+    text = (project / ".circleci" / "config.yml").read_text()
+    assert ("aws-oidc" in cfg["commands"]) == given["uses_aws"]
+    if not given["uses_aws"]:
+        assert "AWS_REGION" not in cfg["executors"]["python"]["environment"]
+        return
+    oidc = runs({"steps": cfg["commands"]["aws-oidc"]["steps"]})[0]
+    assert '"$CIRCLE_OIDC_TOKEN_V2" > /tmp/aws-web-identity-token' in oidc
+    assert "export AWS_WEB_IDENTITY_TOKEN_FILE=/tmp/aws-web-identity-token" in oidc
+    assert cfg["executors"]["python"]["environment"]["AWS_REGION"] == given["aws_region"]
+    on_s3 = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    for name, job in cfg["jobs"].items():
+        targets = {target for target, _ in make_calls(job)}
+        needs_aws = (on_s3 and bool(targets & {"pipeline", "push"})) or (
+            given["deploy_target"] == "aws_ecs" and bool(targets & {"build", "deploy"})
+        )
+        assert bool((setup_of(job) or {}).get("aws")) == needs_aws, name
+    assert "AWS_SECRET_ACCESS_KEY:" not in text
+
+
+def test_no_secret_value_is_rendered(project: Path) -> None:
+    for line in (project / ".circleci" / "config.yml").read_text().splitlines():
+        if re.search(r"\b[A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)(_ID)?\s*[:=]\s*\S", line):
+            assert "$" in line, line
+
+
+def test_terraform_trusts_the_organization_for_this_repository_only(project: Path) -> None:
+    given = answers(project)
+    path = project / "infra" / "aws" / "ci_circleci.tf"
+    assert path.exists() == given["uses_aws"]
+    if not path.exists():
+        return
+    parsed = hcl2.loads(path.read_text())
+    text = path.read_text()
+    assert 'url            = "https://${local.circleci_issuer}"' in text
+    assert 'circleci_issuer = "oidc.circleci.com/org/${var.circleci_org_id}"' in text
+    assert "client_id_list = [var.circleci_org_id]" in text
+    assert f'default     = "{given["circleci_org_id"]}"' in text
+    assert (
+        '"org/${var.circleci_org_id}/project/*/user/*/vcs-origin/*/${var.repository_path}/vcs-ref/*"'
+        in text
+    )
+    assert 'data "aws_iam_policy_document" "ci_trust"' in text
+    (provider,) = [r for r in parsed["resource"] if '"aws_iam_openid_connect_provider"' in r]
+    assert list(provider['"aws_iam_openid_connect_provider"']) == ['"circleci"']
+    variables = (project / "infra" / "aws" / "variables.tf").read_text()
+    assert f'default     = "{given["repository_path"]}"' in variables

@@ -1,0 +1,335 @@
+"""The GitLab CI/CD adapter: the rendered .gitlab-ci.yml passes GitLab's schema, is read by
+gitlab-ci-local (a real implementation of extends, !reference and rules) the way the README
+promises, and its merge request jobs really run lint, tests, the pipeline and the gate."""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, TOOLS, VARIANTS, combo_id, git_commit_all, run, tool
+
+GCL = TEMPLATE / ".ci" / "tools" / "gitlab-ci-local"
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+VENDOR = {"ci_provider": "gitlab_ci"}
+ANSWER_SETS = {
+    name: answers
+    for name, answers in (
+        {combo_id(a): a for a in COMBINATIONS}
+        | {name: {**VENDOR, **answers} for name, answers in VARIANTS.items()}
+        | {"custom-schedule": {**VENDOR, "retrain_schedule": "*/30 2-4 1,15 * 1-5"}}
+    ).items()
+    if answers["ci_provider"] == "gitlab_ci"
+}
+PR_JOBS = [stage["name"] for stage in STAGES.pr_stages]
+RELEASE_JOBS = [stage["name"] for stage in STAGES.release_stages]
+RETRAIN_JOBS = [stage["name"] for stage in STAGES.retrain_stages]
+ON_MAIN = '$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE != "schedule"'
+# gitlab-ci-local warns when a predefined variable is set; these are set on purpose.
+PREDEFINED = "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+MR = [
+    "--variable=CI_PIPELINE_SOURCE=merge_request_event",
+    "--variable=CI_MERGE_REQUEST_IID=1",
+    "--variable=CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main",
+    # Merge request pipelines run on the merge request's ref, not on a branch.
+    "--unset-variable=CI_COMMIT_BRANCH",
+]
+
+
+def gcl_env(**extra: str) -> dict[str, str]:
+    """gitlab-ci-local's Node 22 first, then the test environment's tools (uv)."""
+    if not (GCL / "node_modules" / ".bin" / "gitlab-ci-local").exists():
+        pytest.fail(f"install gitlab-ci-local first: npm ci --prefix {GCL.relative_to(TEMPLATE)}")
+    path = os.pathsep.join([str(GCL / "node_modules" / ".bin"), str(TOOLS), os.environ["PATH"]])
+    return {"PATH": path, "DVC_NO_ANALYTICS": "1", "GCL_IGNORE_PREDEFINED_VARS": PREDEFINED}
+
+
+def gcl(repo: Path, *args: str, **env: str):
+    return run(["gitlab-ci-local", "--no-color", *args], repo, **gcl_env(**env))
+
+
+def make_repo(project: Path, work: Path) -> Path:
+    """The rendered project as a git repository whose `origin` is a local bare repository
+    holding main (jobs fetch it), and whose `gcl-origin` names a GitLab project for
+    gitlab-ci-local's predefined variables."""
+    repo = work / "project"
+    shutil.copytree(project, repo)
+    git_commit_all(repo, "Start from copier-mlops")
+    run(["git", "init", "-q", "--bare", str(work / "origin.git")], work)
+    run(["git", "remote", "add", "origin", str(work / "origin.git")], repo)
+    run(["git", "push", "-q", "origin", "main"], repo)
+    run(["git", "remote", "set-head", "origin", "main"], repo)
+    run(["git", "remote", "add", "gcl-origin", "https://gitlab.example.com/my-org/ml.git"], repo)
+    return repo
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+@pytest.fixture(scope="module")
+def repo(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_repo(project, tmp_path_factory.mktemp("gitlab"))
+
+
+@pytest.fixture(scope="module")
+def expanded(repo: Path) -> dict:
+    """The file as GitLab reads it: extends, !reference and anchors resolved."""
+    return yaml.safe_load(gcl(repo, "--preview").stdout)
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def jobs_when(repo: Path, *args: str) -> dict[str, str]:
+    """Which jobs a pipeline of this kind creates: {job: when}, `never` left out."""
+    listed = json.loads(gcl(repo, "--list-json", *args).stdout)
+    return {job["name"]: job["when"] for job in listed if job["when"] != "never"}
+
+
+def make_calls(job: dict) -> list[str]:
+    return [line for line in job["script"] if line.startswith("make ")]
+
+
+def test_gitlab_accepts_the_schema(project: Path) -> None:
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci"]
+    run([*schema, "--data-transform", "gitlab-ci", ".gitlab-ci.yml"], project)
+
+
+def test_stages_are_the_stage_list(expanded: dict) -> None:
+    assert expanded["stages"] == [".pre", *PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS, ".post"]
+
+
+def test_merge_requests_run_the_pr_stages_in_order(repo: Path, expanded: dict) -> None:
+    assert list(jobs_when(repo, *MR)) == [*PR_JOBS, "comment"]
+    calls = [call for name in PR_JOBS for call in make_calls(expanded[name])]
+    assert calls == [f"make {target}" for target in STAGES.pr_targets]
+
+
+def test_a_branch_runs_only_through_its_merge_request(repo: Path) -> None:
+    run(["git", "checkout", "-q", "-b", "feature"], repo)
+    try:
+        assert jobs_when(repo) == {}
+    finally:
+        run(["git", "checkout", "-q", "main"], repo)
+
+
+def test_main_checks_then_releases_with_production_by_hand(repo: Path, project: Path) -> None:
+    configured = "DEPLOY_HOST=deploy@example.com"
+    if answers(project)["deploy_target"] != "docker_compose":
+        configured = "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ml-project-ci"
+    expected = dict.fromkeys(PR_JOBS + RELEASE_JOBS, "on_success") | {
+        stage["name"]: "manual" for stage in STAGES.release_stages if stage["approval"]
+    }
+    assert jobs_when(repo, f"--variable={configured}") == expected
+    # Unconfigured, the release jobs that need a Docker host or AWS are left out.
+    unconfigured = jobs_when(repo)
+    assert set(PR_JOBS) <= set(unconfigured) and "staging" not in unconfigured
+
+
+def test_the_schedule_only_retrains(repo: Path, project: Path, expanded: dict) -> None:
+    source = "--variable=CI_PIPELINE_SOURCE=schedule"
+    assert jobs_when(repo, source) == dict.fromkeys(RETRAIN_JOBS, "on_success")
+    calls = [call for name in RETRAIN_JOBS for call in make_calls(expanded[name])]
+    assert calls == [f"make {target}" for target in STAGES.retrain_targets]
+    cron = answers(project)["retrain_schedule"]
+    assert f'cron "{cron}", time zone UTC' in (project / ".gitlab-ci.yml").read_text()
+    assert f"`{cron}`" in (project / "README.md").read_text()
+
+
+def test_jobs_fetch_full_history_and_origin_main(expanded: dict) -> None:
+    assert expanded["variables"]["GIT_DEPTH"] == "0"
+    fetch = "git fetch --quiet origin +refs/heads/main:refs/remotes/origin/main"
+    for name in [*PR_JOBS, RELEASE_JOBS[0], *RETRAIN_JOBS]:
+        script = expanded[name]["before_script"]
+        assert script.index(fetch) < script.index("make install"), name
+
+
+def test_uv_and_dvc_caches_are_keyed_on_their_lock_files(expanded: dict) -> None:
+    assert expanded["variables"]["UV_CACHE_DIR"] == ".uv-cache"
+    for name in [*PR_JOBS, RELEASE_JOBS[0], *RETRAIN_JOBS]:
+        caches = {c["key"]["prefix"]: c for c in expanded[name]["cache"]}
+        assert caches["uv"]["key"]["files"] == ["uv.lock"], name
+        assert caches["uv"]["paths"] == ["$UV_CACHE_DIR"], name
+        assert caches["dvc"]["key"]["files"] == ["dvc.lock"], name
+        assert caches["dvc"]["paths"] == [".dvc/cache"], name
+
+
+def test_jobs_use_the_projects_python(expanded: dict, project: Path) -> None:
+    version = answers(project)["python_version"]
+    for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
+        image = expanded[name]["image"]["name"]
+        assert re.fullmatch(rf"python:{re.escape(version)}\.\d+-bookworm", image), image
+
+
+def test_the_report_is_kept_and_posted_on_the_merge_request(expanded: dict) -> None:
+    for name in PR_JOBS:
+        assert expanded[name]["artifacts"]["paths"] == ["reports/"]
+        assert expanded[name]["artifacts"]["when"] == "always"
+    comment = expanded["comment"]
+    assert [(need["job"], need["artifacts"]) for need in comment["needs"]] == [("gate", True)]
+    assert comment["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    (script,) = comment["script"]
+    # Without the token the job says so and succeeds: the pipeline stays green.
+    assert 'if [ -z "${REPORT_TOKEN:-}" ]' in script
+    assert '--header "PRIVATE-TOKEN: $REPORT_TOKEN"' in script
+    assert '--data-urlencode "body@reports/report.md"' in script
+    assert "/merge_requests/$CI_MERGE_REQUEST_IID/notes" in script
+
+
+def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, project: Path) -> None:
+    compose = answers(project)["deploy_target"] == "docker_compose"
+    for stage in STAGES.release_stages:
+        job = expanded[stage["name"]]
+        assert job["interruptible"] is False
+        assert job["variables"]["TAG"] == "$CI_COMMIT_SHA"
+        env = f" ENV={stage['env']}" if stage["env"] else ""
+        assert make_calls(job) == [
+            f'make {target}{env} REGISTRY="$REGISTRY" TAG="$TAG"' for target in stage["targets"]
+        ]
+        condition = "$DEPLOY_HOST" if stage["env"] else ""
+        condition = condition if compose else "$AWS_ROLE_ARN"
+        (rule,) = job["rules"]
+        assert rule["if"] == " && ".join(filter(None, [ON_MAIN, condition]))
+        assert rule.get("when", "on_success") == ("manual" if stage["approval"] else "on_success")
+        if stage["env"]:
+            assert job["environment"]["name"] == stage["env"]
+            assert job["resource_group"] == stage["env"]
+        else:
+            assert [s["name"] for s in job["services"]] == ["docker:28-dind"]
+            assert job["variables"]["DOCKER_HOST"] == "tcp://docker:2376"
+        login = [line for line in job["before_script"] if "docker login" in line]
+        if compose:
+            assert job["variables"]["REGISTRY"] == "$CI_REGISTRY_IMAGE"
+            assert login == [
+                'echo "$CI_REGISTRY_PASSWORD" | docker login --username "$CI_REGISTRY_USER"'
+                ' --password-stdin "$CI_REGISTRY"'
+            ]
+            if stage["env"]:
+                assert job["variables"]["DOCKER_HOST"] == "ssh://$DEPLOY_HOST"
+        else:
+            # REGISTRY is a CI/CD variable from `terraform output ci_variables`.
+            assert "REGISTRY" not in job["variables"]
+            assert login == (
+                []
+                if stage["env"]
+                else [
+                    "uv tool run --from awscli aws ecr get-login-password"
+                    ' | docker login --username AWS --password-stdin "$REGISTRY"'
+                ]
+            )
+
+
+def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
+    expanded: dict, project: Path
+) -> None:
+    given = answers(project)
+    dvc_on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    compose = given["deploy_target"] == "docker_compose"
+    for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
+        job = expanded[name]
+        release = next((s for s in STAGES.release_stages if s["name"] == name), None)
+        needs_aws = dvc_on_aws
+        if release:
+            needs_aws = not compose or (not release["env"] and dvc_on_aws)
+        assert ("id_tokens" in job) == needs_aws, name
+        if needs_aws:
+            assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}
+            token_file = job["variables"]["AWS_WEB_IDENTITY_TOKEN_FILE"]
+            write = 'printf \'%s\' "$AWS_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"'
+            assert job["before_script"].index(write) < job["before_script"].index("make install")
+            assert token_file.startswith("/tmp/")
+            assert job["variables"]["AWS_REGION"] == given["aws_region"]
+            assert "AWS_ROLE_ARN" not in job["variables"]  # a CI/CD variable, never rendered
+
+
+def test_no_secret_value_is_rendered(project: Path) -> None:
+    for line in (project / ".gitlab-ci.yml").read_text().splitlines():
+        if re.match(r"\s*[A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)[A-Z_]*:", line):
+            assert re.search(r":\s*(\$\w+|/tmp/\S+)?$", line), line.strip()
+
+
+def test_gitlab_trusts_only_this_project_in_terraform(project: Path) -> None:
+    given = answers(project)
+    infra = project / "infra" / "aws"
+    assert infra.is_dir() == ("repository_path" in given)  # asked exactly when AWS is used
+    if not infra.is_dir():
+        return
+    assert sorted(p.name for p in infra.glob("ci_*.tf")) == ["ci_gitlab_ci.tf"]
+    text = (infra / "ci_gitlab_ci.tf").read_text()
+    assert 'default     = "https://gitlab.com"' in text
+    assert 'client_id_list = ["sts.amazonaws.com"]' in text
+    assert 'variable = "${local.gitlab_host}:aud"' in text
+    assert 'values   = ["project_path:${var.repository_path}:*"]' in text
+    terraform = shutil.which("terraform")
+    if terraform:
+        run([terraform, "fmt", "-check", "-diff", "ci_gitlab_ci.tf"], infra)
+    checkov = os.environ.get("CHECKOV")
+    if checkov:
+        args = ["-d", ".", "--framework", "terraform", "--compact", "--quiet", "--skip-download"]
+        result = run([checkov, *args], infra)
+        assert "Failed checks: 0" in result.stdout
+
+
+@pytest.mark.e2e
+def test_merge_request_pipeline_runs_for_real(
+    default_gitlab: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The merge request jobs of the default project in gitlab-ci-local's shell executor:
+    lint, tests, the DVC pipeline, then the gate against the champion on origin/main."""
+    work = tmp_path_factory.mktemp("gitlab-mr")
+    repo = make_repo(default_gitlab, work)
+    # The champion: main with a trained model and its metrics, as after a first merge.
+    run(["make", "install"], repo)
+    run(["make", "pipeline"], repo)
+    git_commit_all(repo, "Train the first model")
+    run(["git", "push", "-q", "origin", "main"], repo)
+    run(["git", "checkout", "-q", "-b", "tune-model"], repo)
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("max_iter: 1000", "max_iter: 2000"))
+    git_commit_all(repo, "Tune the model")
+    shutil.rmtree(repo / ".venv")
+    # Each job gets its own hard-linked copy of the warm uv cache: jobs prune their cache
+    # after `make install` as on GitLab, and nothing is downloaded.
+    uv_cache = Path(run([tool("uv"), "cache", "dir"], repo).stdout.strip())
+    for name in PR_JOBS:
+        run(["cp", "-al", str(uv_cache), str(work / f"uv-{name}")], work)
+    result = gcl(
+        repo,
+        "--force-shell-executor",
+        "--shell-isolation",
+        "--no-artifacts-to-source",
+        *MR,
+        f"--variable=UV_CACHE_DIR={work}/uv-$CI_JOB_NAME",
+        "--variable=DVC_NO_ANALYTICS=1",
+    )
+    log = result.stdout + result.stderr
+    for name in [*PR_JOBS, "comment"]:
+        assert re.search(rf"PASS .*\b{name}\b", log), name
+    output = repo / ".gitlab-ci-local" / "output"
+    logs = {name: (output / f"{name}.log").read_text() for name in [*PR_JOBS, "comment"]}
+    assert "ruff format --check" in logs["verify"] and " passed" in logs["verify"]
+    assert "Running stage 'evaluate'" in logs["train"]
+    assert "Downloading" not in "".join(logs.values())
+    # The champion/challenger gate compared with origin/main, and the report was written.
+    assert re.search(r"test_champion\.py \.\.", logs["gate"])
+    assert "## Model report against `origin/main`" in logs["gate"]
+    assert "REPORT_TOKEN is not set" in logs["comment"]
+    report = repo / ".gitlab-ci-local" / "artifacts" / "gate" / "reports" / "report.md"
+    assert "| params.yaml | train.max_iter      | 1000          | 2000" in report.read_text()
+
+
+@pytest.fixture(scope="module")
+def default_gitlab(render) -> Path:
+    return render(VENDOR)

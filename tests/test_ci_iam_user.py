@@ -1,0 +1,133 @@
+"""CI vendors without an OIDC federation to AWS (Jenkins, Travis CI, Azure Pipelines) reach
+the CI role through an IAM user: infra/aws/ci_iam_user.tf creates it without an access key,
+lets it do nothing but assume the CI role, and makes the role trust that user alone."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from conftest import offered
+
+VENDORS = [v for v in ("jenkins", "travis_ci", "azure_pipelines") if v in offered("ci_provider")]
+# Every combination that renders infra/aws, for each vendor.
+ANSWER_SETS = {
+    f"{vendor}-{store}-{target}": {
+        "ci_provider": vendor,
+        "data_store": store,
+        "deploy_target": target,
+    }
+    for vendor in VENDORS
+    for store, target in (("s3", "docker_compose"), ("local", "aws_ecs"), ("s3", "aws_ecs"))
+}
+
+
+# checkov takes seconds a scan: once per vendor, on the combination with every .tf file.
+FULLEST = [name for name in ANSWER_SETS if name.endswith("-s3-aws_ecs")]
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def infra(request, render) -> Path:
+    return render(ANSWER_SETS[request.param]) / "infra" / "aws"
+
+
+@pytest.fixture(scope="module", params=FULLEST, ids=FULLEST)
+def fullest_infra(request, render) -> Path:
+    return render(ANSWER_SETS[request.param]) / "infra" / "aws"
+
+
+def unquote(node):
+    """The parsed HCL without python-hcl2's quotes and bookkeeping keys (__is_block__ ...)."""
+    if isinstance(node, dict):
+        return {unquote(k): unquote(v) for k, v in node.items() if not str(k).startswith("__")}
+    if isinstance(node, list):
+        return [unquote(v) for v in node]
+    if isinstance(node, str) and len(node) >= 2 and node[0] == node[-1] == '"':
+        return node[1:-1]
+    return node
+
+
+def blocks(infra: Path) -> dict[str, dict]:
+    """resource/data blocks by "type.name", and outputs by name, over every .tf file."""
+    found: dict[str, dict] = {}
+    for path in infra.glob("*.tf"):
+        with path.open() as handle:
+            parsed = unquote(hcl2.load(handle))
+        for kind in ("resource", "data"):
+            for entry in parsed.get(kind, []):
+                for type_, named in entry.items():
+                    for name, body in named.items():
+                        found[f"{type_}.{name}"] = body
+        for entry in parsed.get("output", []):
+            found.update({f"output.{name}": body for name, body in entry.items()})
+    return found
+
+
+def test_the_user_file_replaces_any_oidc_federation(infra: Path) -> None:
+    assert (infra / "ci_iam_user.tf").is_file()
+    assert not (infra / "ci_github_actions.tf").exists()
+    found = blocks(infra)
+    assert not [key for key in found if key.startswith("aws_iam_openid_connect_provider.")]
+    assert not [key for key in found if key.startswith("aws_iam_access_key.")]
+
+
+def test_the_user_can_only_assume_the_ci_role(infra: Path) -> None:
+    found = blocks(infra)
+    assert found["aws_iam_user.ci"]["name"] == "${local.short_name}-ci"
+    membership = found["aws_iam_user_group_membership.ci"]
+    assert membership["user"] == "${aws_iam_user.ci.name}"
+    assert membership["groups"] == ["${aws_iam_group.ci.name}"]
+    policy = found["aws_iam_group_policy.ci"]
+    assert policy["group"] == "${aws_iam_group.ci.name}"
+    assert policy["policy"] == "${data.aws_iam_policy_document.ci_user.json}"
+    (statement,) = found["aws_iam_policy_document.ci_user"]["statement"]
+    assert statement["actions"] == ["sts:AssumeRole"]
+    assert statement["resources"] == ["${aws_iam_role.ci.arn}"]
+    # Nothing is attached to the user itself or to the group besides that policy.
+    attached = [k for k in found if k.startswith(("aws_iam_user_policy", "aws_iam_group_policy"))]
+    assert attached == ["aws_iam_group_policy.ci"]
+
+
+def test_the_ci_role_trusts_the_user_alone(infra: Path) -> None:
+    found = blocks(infra)
+    assert found["aws_iam_role.ci"]["assume_role_policy"] == (
+        "${data.aws_iam_policy_document.ci_trust.json}"
+    )
+    (statement,) = found["aws_iam_policy_document.ci_trust"]["statement"]
+    assert statement["actions"] == ["sts:AssumeRole"]
+    (principal,) = statement["principals"]
+    assert principal == {"type": "AWS", "identifiers": ["${aws_iam_user.ci.arn}"]}
+    assert "aws iam create-access-key" in found["output.ci_user_name"]["description"]
+
+
+def test_terraform_fmt_changes_nothing(infra: Path) -> None:
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed")
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-diff", "-no-color", "ci_iam_user.tf"],
+        cwd=infra,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checkov_finds_nothing(fullest_infra: Path) -> None:
+    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
+    if checkov is None:
+        pytest.skip("checkov is not installed (set CHECKOV to its path)")
+    result = subprocess.run(
+        [checkov, "-d", ".", "--framework", "terraform", "--skip-download", "-o", "json"],
+        cwd=fullest_infra,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(result.stdout)
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    assert report["summary"]["parsing_errors"] == 0
+    assert not failed, failed

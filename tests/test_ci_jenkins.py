@@ -1,0 +1,230 @@
+"""The Jenkins adapter: the rendered Jenkinsfile passes npm-groovy-lint, and its declarative
+pipeline runs the stages of includes/pipeline.jinja under the right `when` conditions, with
+production behind an `input`, retraining on the answered cron in UTC, and no secret in it."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run
+
+NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+
+ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "jenkins"} | {
+    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "jenkins"}
+    | {"deploy_target": "aws_ecs"},
+    "s3-compatible-compose": {**VARIANTS["s3-compatible"], "ci_provider": "jenkins"},
+    "custom-schedule": {"ci_provider": "jenkins", "retrain_schedule": "*/30 2-4 1,15 * 1-5"},
+}
+MAKE = re.compile(r"\bmake ([a-z]+)(.*?)'*\)*$")
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+class Stage:
+    """One `stage('name') { ... }` block of the Jenkinsfile: its text and nested stages."""
+
+    def __init__(self, name: str, body: str):
+        self.name = name
+        self.body = body
+        self.children = top_level_stages(body)
+
+    def section(self, keyword: str) -> str:
+        """The text of a directive of this stage (when, input, environment...), not of a child."""
+        own = self.body
+        for child in self.children:
+            own = own.replace(child.body, "")
+        match = re.search(rf"^\s*{keyword} \{{", own, re.M)
+        return block(own, match.end() - 1) if match else ""
+
+    def make_calls(self) -> list[tuple[str, str]]:
+        """(target, arguments) of every `make` call, `make install` (setup) excluded."""
+        calls = []
+        for line in self.body.splitlines():
+            match = MAKE.search(line.strip())
+            if match and not line.strip().startswith("//") and match[1] != "install":
+                calls.append((match[1], match[2].strip()))
+        return calls
+
+
+def block(text: str, start: int) -> str:
+    """The text between the brace at `start` and its matching closing brace."""
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : index]
+    raise AssertionError(f"unbalanced braces from {start}")
+
+
+def top_level_stages(text: str) -> list[Stage]:
+    """The stages of the first `stages { }` block of text, in order."""
+    match = re.search(r"^\s*stages \{", text, re.M)
+    if not match:
+        return []
+    body = block(text, match.end() - 1)
+    stages, position = [], 0
+    while found := re.compile(r"stage\('([^']+)'\) \{").search(body, position):
+        inner = block(body, found.end() - 1)
+        stages.append(Stage(found[1], inner))
+        position = found.end() + len(inner)
+    return stages
+
+
+def jenkinsfile(project: Path) -> str:
+    return (project / "Jenkinsfile").read_text()
+
+
+def pipeline(project: Path) -> Stage:
+    text = jenkinsfile(project)
+    return Stage("pipeline", block(text, text.index("pipeline {") + len("pipeline ")))
+
+
+def test_npm_groovy_lint_finds_no_error(render) -> None:
+    """One run over every rendered Jenkinsfile: npm-groovy-lint starts a JVM each time."""
+    bin_dir = NPM_GROOVY_LINT / "node_modules" / ".bin"
+    if not (bin_dir / "npm-groovy-lint").exists():
+        pytest.fail(
+            "install npm-groovy-lint first: "
+            f"npm ci --prefix {NPM_GROOVY_LINT.relative_to(TEMPLATE)}"
+        )
+    if shutil.which("java") is None:
+        pytest.skip("npm-groovy-lint needs Java 17 or later")
+    files = [str(render(answers) / "Jenkinsfile") for answers in ANSWER_SETS.values()]
+    # The Node 22 it needs comes with it (the npm package `node`); --noserver starts no daemon.
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    command = ["npm-groovy-lint", "--noserver", "--failon", "error", "--output", "txt"]
+    run([str(bin_dir / "npm-groovy-lint"), *command[1:], *files], TEMPLATE, PATH=path)
+
+
+def test_stages_run_the_stage_list_in_order(project: Path) -> None:
+    ci, release, retrain = pipeline(project).children
+    pr_names = [stage["name"] for stage in STAGES.pr_stages]
+    assert ci.name == ", ".join(pr_names).capitalize()
+    assert [child.name for child in ci.children] == ["setup", *pr_names]
+    assert [t for child in ci.children for t, _ in child.make_calls()] == STAGES.pr_targets
+
+    assert release.name == "Release"
+    assert [c.name for c in release.children] == [s["name"] for s in STAGES.release_stages]
+    for child, stage in zip(release.children, STAGES.release_stages, strict=True):
+        env = f"ENV={stage['env']} " if stage["env"] else ""
+        expected = [
+            (t, f'{env}REGISTRY="$REGISTRY" TAG="$GIT_COMMIT"' if t != "pipeline" else "")
+            for t in stage["targets"]
+        ]
+        assert child.make_calls() == expected, child.name
+
+    assert retrain.name == "Retrain"
+    assert [c.name for c in retrain.children] == [s["name"] for s in STAGES.retrain_stages]
+    assert [t for c in retrain.children for t, _ in c.make_calls()] == STAGES.retrain_targets
+
+
+def test_when_conditions_route_pull_requests_main_and_the_timer(project: Path) -> None:
+    ci, release, retrain = pipeline(project).children
+    when = ci.section("when")
+    assert "changeRequest()" in when and "branch 'main'" in when and "anyOf" in when
+    assert "not { triggeredBy 'TimerTrigger' }" in when
+    assert "not { expression { params.RETRAIN } }" in when
+
+    when = release.section("when")
+    assert "branch 'main'" in when and "not { triggeredBy 'TimerTrigger' }" in when
+    assert "changeRequest" not in when
+
+    when = retrain.section("when")
+    assert "branch 'main'" in when and "triggeredBy 'TimerTrigger'" in when
+    assert "not {" not in when
+    assert "booleanParam(name: 'RETRAIN', defaultValue: false" in jenkinsfile(project)
+
+
+def test_production_waits_for_an_input_and_nothing_else_does(project: Path) -> None:
+    release = pipeline(project).children[1]
+    for child, stage in zip(release.children, STAGES.release_stages, strict=True):
+        assert bool(child.section("input")) == stage["approval"], child.name
+        if stage["approval"]:
+            assert "message 'Deploy this build to production?'" in child.section("input")
+            # The input is answered before an agent is taken, so no executor waits.
+            assert "beforeInput true" in child.section("when")
+        assert "agent any" in child.body and "beforeAgent true" in child.section("when")
+
+
+def test_the_cron_is_the_answer_in_utc_on_main_only(project: Path) -> None:
+    triggers = pipeline(project).section("triggers")
+    match = re.search(r"cron\(env\.BRANCH_NAME == 'main' \? '''(.*?)''' : ''\)", triggers, re.S)
+    assert match, triggers
+    assert match[1].split("\n") == ["TZ=UTC", answers(project)["retrain_schedule"]]
+
+
+def test_options_bound_the_build(project: Path) -> None:
+    options = pipeline(project).section("options")
+    assert "disableConcurrentBuilds()" in options
+    assert "buildDiscarder(logRotator(" in options
+    assert "timeout(time: 1, unit: 'DAYS')" in options
+    for stage in pipeline(project).children:
+        for child in [stage, *stage.children]:
+            if "agent any" in child.body and not child.children:
+                assert "timeout(time:" in child.section("options"), child.name
+
+
+def test_history_and_origin_main_are_fetched_before_the_gate(project: Path) -> None:
+    setup = pipeline(project).children[0].children[0]
+    assert "git fetch --unshallow" in setup.body
+    assert "+refs/heads/main:refs/remotes/origin/main" in setup.body
+    archive = pipeline(project).children[0].section("post")
+    assert "archiveArtifacts artifacts: 'reports/**'" in archive
+
+
+def test_credentials_come_from_the_jenkins_store(project: Path) -> None:
+    given = answers(project)
+    text = jenkinsfile(project)
+    credentials = set(re.findall(r"credentials\('([a-z-]+)'\)", text))
+    expected = set()
+    if given["data_store"] == "s3" and given.get("s3_endpoint_url"):
+        expected |= {"dvc-remote-access-key-id", "dvc-remote-secret-access-key"}
+    on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    if on_aws or given["deploy_target"] == "aws_ecs":
+        expected |= {"aws-ci-access-key-id", "aws-ci-secret-access-key"}
+        assert f"AWS_REGION = '{given['aws_region']}'" in text
+        assert 'aws sts assume-role --role-arn "$AWS_ROLE_ARN"' in text
+        assert "return '''set +x\n" in text  # the role's credentials stay out of the log
+    else:
+        assert "asCiRole" not in text and "AWS_ROLE_ARN" not in text
+    if given["deploy_target"] == "docker_compose":
+        expected |= {"registry"}
+        assert text.count("sshagent(credentials: ['deploy-ssh-key'])") == 2
+        assert 'DOCKER_HOST = "ssh://${env.DEPLOY_HOST}"' in text
+    else:
+        assert "aws ecr get-login-password | docker login --username AWS" in text
+    assert credentials == expected
+
+
+def test_no_secret_is_in_the_file(project: Path) -> None:
+    text = jenkinsfile(project)
+    assert not re.search(r"AKIA[0-9A-Z]{16}", text)
+    assert "BEGIN" not in text and "PRIVATE KEY" not in text
+    for line in text.splitlines():
+        # Every value of a variable named like a secret comes from credentials().
+        match = re.match(r"\s*([A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)[A-Z_]*) = (.*)$", line)
+        if match:
+            assert match[3].startswith("credentials('"), line
+    # Secrets reach the shell through the environment, never through Groovy interpolation.
+    assert not re.search(r'sh "[^"]*\$\{', text)

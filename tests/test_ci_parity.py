@@ -1,0 +1,73 @@
+"""Every CI vendor is a thin adapter: its files run the same Makefile targets in the same
+order (pull request, release, retraining), for every combination of the other answers.
+The expected order is the stage list of includes/pipeline.jinja, the one place it is defined."""
+
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from conftest import COMBINATIONS, TEMPLATE, combo_id
+
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+# The files each vendor reads, in the order the flows appear: PR, release, retraining.
+VENDOR_FILES = {
+    "github_actions": [
+        ".github/workflows/ci.yml",
+        ".github/workflows/cd.yml",
+        ".github/workflows/retrain.yml",
+    ],
+    "gitlab_ci": [".gitlab-ci.yml"],
+    "jenkins": ["Jenkinsfile"],
+    "circleci": [".circleci/config.yml"],
+    "azure_pipelines": ["azure-pipelines.yml"],
+    "bitbucket_pipelines": ["bitbucket-pipelines.yml"],
+    "travis_ci": [".travis.yml"],
+}
+MAKE = re.compile(r"\bmake((?:\s+[a-z][a-z-]*)+)((?:\s+[A-Z_]+=\S+)*)")
+COMMENT = re.compile(r"^\s*(#|//)")
+
+EXPECTED = (
+    [(target, None) for target in STAGES.pr_targets]
+    + [(t, stage["env"]) for stage in STAGES.release_stages for t in stage["targets"]]
+    + [(target, None) for target in STAGES.retrain_targets]
+)
+
+
+def make_calls(text: str) -> list[tuple[str, str | None]]:
+    """(target, ENV) for every `make` call outside comments; `install` is setup, not a stage."""
+    calls = []
+    for line in text.splitlines():
+        if COMMENT.match(line):
+            continue
+        for targets, variables in MAKE.findall(line):
+            env = re.search(r"\bENV=(\w+)", variables)
+            for target in targets.split():
+                if target != "install":
+                    calls.append((target, env.group(1) if env else None))
+    return calls
+
+
+def test_vendor_list_matches_the_offered_choices() -> None:
+    assert {c["ci_provider"] for c in COMBINATIONS} == set(VENDOR_FILES)
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_vendor_runs_the_stage_list_in_order(render, answers: dict) -> None:
+    project: Path = render(answers)
+    vendor = answers["ci_provider"]
+    text = "\n".join((project / name).read_text() for name in VENDOR_FILES[vendor])
+    assert make_calls(text) == EXPECTED
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_only_the_chosen_vendor_renders_its_files(render, answers: dict) -> None:
+    project: Path = render(answers)
+    for vendor, names in VENDOR_FILES.items():
+        for name in names:
+            assert (project / name).exists() == (vendor == answers["ci_provider"]), name

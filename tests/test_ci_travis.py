@@ -1,0 +1,169 @@
+"""The Travis CI adapter: the rendered .travis.yml passes Travis's schema, and its stages run
+the targets of includes/pipeline.jinja under the right conditions: pull requests and main,
+releases on pushes to main, production only in a build started by hand, retraining in cron
+builds; full history, caches, and no secret in the file."""
+
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
+
+ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "travis_ci"} | {
+    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"}
+    | {"deploy_target": "aws_ecs"},
+    "s3-compatible-compose": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"},
+    "python-3.13": {**VARIANTS["python-3.13"], "ci_provider": "travis_ci"},
+    "custom-schedule": {"ci_provider": "travis_ci", "retrain_schedule": "15 4 1 * *"},
+}
+MAKE = re.compile(r"^make ([a-z]+)(.*?)(?: \|\| travis_terminate 1)?$")
+ON_MAIN = "branch = main AND type = push"
+# Travis offers these cron intervals only; the README maps the answer to the nearest.
+INTERVALS = {
+    "0 3 * * 1": "weekly",
+    "*/30 2-4 1,15 * 1-5": "monthly",
+    "15 4 1 * *": "monthly",
+    "0 2 * * *": "daily",
+}
+
+
+@pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request, render) -> Path:
+    return render(ANSWER_SETS[request.param])
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def travis(project: Path) -> dict:
+    return yaml.safe_load((project / ".travis.yml").read_text())
+
+
+def jobs(project: Path) -> list[dict]:
+    return travis(project)["jobs"]["include"]
+
+
+def make_calls(job: dict) -> list[tuple[str, str]]:
+    calls = [MAKE.match(command) for command in job["script"]]
+    return [(m[1], m[2].strip()) for m in calls if m]
+
+
+def test_travis_accepts_the_schema(project: Path) -> None:
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.travis", ".travis.yml"], project)
+
+
+def test_python_full_history_and_caches(project: Path) -> None:
+    config = travis(project)
+    assert config["language"] == "python"
+    assert config["python"] == answers(project)["python_version"]
+    assert config["git"] == {"depth": False}
+    assert "UV_CACHE_DIR=$HOME/.cache/uv" in config["env"]["global"]
+    assert config["cache"] == {"directories": ["$HOME/.cache/uv", ".dvc/cache"]}
+    assert config["before_cache"] == ["uv cache prune --ci"]
+    assert config["install"][-1] == "make install"
+    # Pushes to branches other than main build only as pull requests.
+    assert config["if"] == "type IN (pull_request, cron, api) OR branch = main"
+
+
+def test_stages_and_their_conditions(project: Path) -> None:
+    pr_stage = ", ".join(stage["name"] for stage in STAGES.pr_stages)
+    expected = [{"name": pr_stage, "if": f"type = pull_request OR ({ON_MAIN})"}]
+    for stage in STAGES.release_stages:
+        approval = "branch = main AND type = api AND env(RETRAIN) != true"
+        expected.append({"name": stage["name"], "if": approval if stage["approval"] else ON_MAIN})
+    for stage in STAGES.retrain_stages:
+        condition = "branch = main AND (type = cron OR env(RETRAIN) = true)"
+        expected.append({"name": stage["name"], "if": condition})
+    assert travis(project)["stages"] == expected
+    assert [job["stage"] for job in jobs(project)] == [stage["name"] for stage in expected]
+
+
+def test_jobs_run_the_stage_list_in_order_and_stop_at_the_first_failure(project: Path) -> None:
+    ci, *release, retrain = jobs(project)
+    assert [target for target, _ in make_calls(ci)] == STAGES.pr_targets
+    for job, stage in zip(release, STAGES.release_stages, strict=True):
+        env = f"ENV={stage['env']} " if stage["env"] else ""
+        image = f'{env}REGISTRY="$REGISTRY" TAG="$TRAVIS_COMMIT"'
+        expected = [(t, image if t in ("build", "deploy") else "") for t in stage["targets"]]
+        assert make_calls(job) == expected, job["stage"]
+        assert job["services"] == "docker"
+    assert [target for target, _ in make_calls(retrain)] == STAGES.retrain_targets
+    # Travis runs every command of `script`; each make but the last stops the job on failure.
+    for job in jobs(project):
+        makes = [c for c in job["script"] if c.startswith("make ")]
+        assert all(c.endswith(" || travis_terminate 1") for c in makes[:-1]), job["stage"]
+        assert not makes[-1].endswith("travis_terminate 1")
+
+
+def test_credentials_come_from_the_repository_settings(project: Path) -> None:
+    given = answers(project)
+    config = travis(project)
+    on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    uses_aws = on_aws or given["deploy_target"] == "aws_ecs"
+    assert (f"AWS_REGION={given.get('aws_region')}" in config["env"]["global"]) == uses_aws
+    for job in jobs(project):
+        script = job["script"]
+        assume = [c for c in script if "aws sts assume-role" in c]
+        targets = [t for t, _ in make_calls(job)]
+        needs_role = (on_aws and {"pipeline", "push"} & set(targets)) or (
+            given["deploy_target"] == "aws_ecs" and {"build", "deploy"} & set(targets)
+        )
+        assert len(assume) == bool(needs_role), job["stage"]
+        if assume:
+            # The role's credentials are assumed right before the first command that needs them.
+            first = next(
+                i
+                for i, c in enumerate(script)
+                if (m := MAKE.match(c))
+                and (
+                    (on_aws and m[1] in ("pipeline", "push"))
+                    or (given["deploy_target"] == "aws_ecs" and m[1] in ("build", "deploy"))
+                )
+            )
+            assert script.index(assume[0]) < first
+            assert '"$CI_AWS_ACCESS_KEY_ID"' in assume[0] and '"$AWS_ROLE_ARN"' in assume[0]
+        if given["deploy_target"] == "aws_ecs" and {"build", "deploy"} & set(targets):
+            login = "aws ecr get-login-password | docker login --username AWS --password-stdin"
+            assert f'{login} "$REGISTRY"' in script
+    release = jobs(project)[1:-1]
+    if given["deploy_target"] == "docker_compose":
+        for job, stage in zip(release, STAGES.release_stages, strict=True):
+            assert any("REGISTRY_PASSWORD" in c and "--password-stdin" in c for c in job["script"])
+            if stage["env"]:
+                assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in job["before_script"]
+
+
+def test_release_jobs_skip_until_their_settings_exist(project: Path) -> None:
+    compose = answers(project)["deploy_target"] == "docker_compose"
+    for job, stage in zip(jobs(project)[1:-1], STAGES.release_stages, strict=True):
+        variable = ("DEPLOY_HOST" if stage["env"] else "REGISTRY") if compose else "AWS_ROLE_ARN"
+        assert job["before_script"][0].startswith(f'test -n "${variable}" || ')
+        assert job["before_script"][0].endswith("travis_terminate 0; }")
+
+
+def test_no_secret_is_in_the_file(project: Path) -> None:
+    text = (project / ".travis.yml").read_text()
+    assert "secure:" not in text  # not even encrypted: secrets live in the settings
+    assert not re.search(r"AKIA[0-9A-Z]{16}", text) and "PRIVATE KEY" not in text
+    for name in re.findall(r"\b([A-Z_]*(?:KEY|SECRET|TOKEN|PASSWORD)[A-Z_0-9]*)=", text):
+        # Assigned only from another variable, as in AWS_ACCESS_KEY_ID="$CI_AWS_ACCESS_KEY_ID".
+        assert re.search(rf'\b{name}="\$[A-Z_]+"', text), name
+
+
+def test_readme_maps_the_schedule_to_a_travis_cron_interval(project: Path) -> None:
+    schedule = answers(project)["retrain_schedule"]
+    readme = (project / "README.md").read_text()
+    section = readme[readme.index("## CI/CD on Travis CI") :]
+    assert f"interval **{INTERVALS[schedule]}**" in section
+    assert f"`{schedule}`" in section
+    assert "Production has no approval step, because Travis has none." in section
