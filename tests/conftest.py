@@ -23,10 +23,23 @@ def offered(question: str) -> list[str]:
 
 
 CORE_QUESTIONS = ("ci_provider", "data_store", "deploy_target")
-# Every combination of the three core answers, plus the variants other answers open up.
+# The cloud behind each cloud-bound answer. A project uses one cloud: copier.yml refuses
+# a data store on one cloud with a deploy target on another (tests/test_validators.py).
+DATA_CLOUDS = {"s3": "aws", "gcs": "gcp", "azure_blob": "azure"}
+TARGET_CLOUDS = {"aws_ecs": "aws"}
+
+
+def clouds(answers: dict) -> set[str]:
+    data = "" if answers.get("s3_endpoint_url") else DATA_CLOUDS.get(answers["data_store"], "")
+    return {data, TARGET_CLOUDS.get(answers["deploy_target"], "")} - {""}
+
+
+# Every combination of the three core answers that copier.yml accepts, plus the variants
+# other answers open up.
 COMBINATIONS = [
-    dict(zip(CORE_QUESTIONS, values, strict=True))
+    answers
     for values in itertools.product(*(offered(q) for q in CORE_QUESTIONS))
+    if len(clouds(answers := dict(zip(CORE_QUESTIONS, values, strict=True)))) <= 1
 ]
 VARIANTS = {
     "s3-compatible": {"data_store": "s3", "s3_endpoint_url": "https://minio.example.com:9000"},

@@ -66,14 +66,19 @@ def steps(job: dict) -> list[dict]:
     return job["steps"]
 
 
+def command(step: dict) -> str:
+    """What a step runs: its script, or the inline script of AzureCLI@2 (signed in to Azure)."""
+    if step.get("task") == "AzureCLI@2":
+        return step["inputs"]["inlineScript"]
+    return step.get("script", "")
+
+
 def make_steps(job: dict) -> list[dict]:
-    return [
-        s for s in steps(job) if MAKE.match(s.get("script", "")) and s["script"] != "make install"
-    ]
+    return [s for s in steps(job) if MAKE.match(command(s)) and command(s) != "make install"]
 
 
 def make_calls(job: dict) -> list[tuple[str, str]]:
-    return [(m[1], m[2].strip()) for m in (MAKE.match(s["script"]) for s in make_steps(job))]
+    return [(m[1], m[2].strip()) for m in (MAKE.match(command(s)) for s in make_steps(job))]
 
 
 def test_azure_accepts_the_pipeline_schema(project: Path) -> None:
@@ -161,6 +166,13 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
                 assert job["condition"] == "ne(variables['DEPLOY_HOST'], '')"
                 assert any(s.get("task") == "InstallSSHKey@0" for s in steps(job))
                 assert make_steps(job)[0]["env"] == {"DOCKER_HOST": "ssh://$(DEPLOY_HOST)"}
+        elif given["deploy_target"] == "kubernetes":
+            if stage["env"]:
+                assert job["condition"] == "ne(variables['REGISTRY'], '')"
+                (download,) = [s for s in steps(job) if s.get("task") == "DownloadSecureFile@1"]
+                assert download["inputs"] == {"secureFile": "kubeconfig"}
+                kubeconfig = f"$({download['name']}.secureFilePath)"
+                assert make_steps(job)[0]["env"] == {"KUBECONFIG": kubeconfig}
         else:
             assert job["condition"] == "ne(variables['AWS_ROLE_ARN'], '')"
             if stage["env"]:
@@ -206,7 +218,7 @@ def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
     for stage in config(project)["stages"]:
         for job in stage["jobs"]:
             for step in make_steps(job):
-                target = MAKE.match(step["script"])[1]
+                target = MAKE.match(command(step))[1]
                 env = step.get("env", {})
                 if target in ("pipeline", "push") and given["on_s3"]:
                     assert env == AWS_ENV

@@ -127,6 +127,13 @@ def test_main_builds_once_then_deploys_to_staging_then_production_manually(proje
                 assert step["script"][0].startswith('if [ -z "${DEPLOY_HOST:-}" ]')
                 assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in step["script"]
                 assert "docker-compose-plugin" in script
+        elif given["deploy_target"] == "kubernetes":
+            # The cluster pulls the image: only the package step logs in.
+            assert ('docker login "${REGISTRY%%/*}"' in script) == (stage["env"] is None)
+            if stage["env"]:
+                assert step["script"][0].startswith('if [ -z "${KUBECONFIG_DATA:-}" ]')
+                assert "export KUBECONFIG=/tmp/kubeconfig" in script
+                assert "apt-get install -qq -y --no-install-recommends kubectl" in script
         else:
             assert step["script"][0].startswith('if [ -z "${AWS_ROLE_ARN:-}" ]')
             assert ("aws ecr get-login-password" in script) == (stage["env"] is None)
@@ -168,8 +175,10 @@ def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> 
         needs_aws = (given["on_s3"] and bool(targets & {"pipeline", "push"})) or (
             given["deploy_target"] == "aws_ecs" and bool(targets & {"build", "deploy"})
         )
-        assert step.get("oidc", False) == needs_aws, step["name"]
-        login = [item for item in step["script"] if "BITBUCKET_STEP_OIDC_TOKEN" in item]
+        # A DVC remote on GCS is reached with the same token (tests/test_gcs.py).
+        needs_gcp = given["data_store"] == "gcs" and bool(targets & {"pipeline", "push"})
+        assert step.get("oidc", False) == (needs_aws or needs_gcp), step["name"]
+        login = [item for item in step["script"] if "aws-web-identity-token" in item]
         assert bool(login) == needs_aws, step["name"]
         if login:
             assert "export AWS_WEB_IDENTITY_TOKEN_FILE=/tmp/aws-web-identity-token" in login[0]

@@ -164,6 +164,14 @@ def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) 
                 assert 'if [ -z "${DEPLOY_HOST:-}" ]' in runs(job)[0]
                 assert "add_ssh_keys" in steps(job)
                 assert any("DOCKER_HOST=ssh://$DEPLOY_HOST" in c for c in runs(job))
+        elif given["deploy_target"] == "kubernetes":
+            assert 'docker login "${REGISTRY%%/*}"' in login
+            # The cluster pulls the image: only the package job logs in.
+            assert ("registry-login" in steps(job)) == (stage["env"] is None)
+            if stage["env"]:
+                assert 'if [ -z "${KUBECONFIG_DATA:-}" ]' in runs(job)[0]
+                assert job["environment"]["KUBECONFIG"] == "/tmp/kubeconfig"
+                assert any("apt-get install" in c and "kubectl" in c for c in runs(job))
         else:
             assert "aws ecr get-login-password" in login
             assert 'if [ -z "${AWS_ROLE_ARN:-}" ]' in runs(job)[0]

@@ -126,9 +126,13 @@ def test_a_branch_runs_only_through_its_merge_request(repo: Path) -> None:
 
 
 def test_main_checks_then_releases_with_production_by_hand(repo: Path, project: Path) -> None:
-    configured = "DEPLOY_HOST=deploy@example.com"
-    if answers(project)["deploy_target"] != "docker_compose":
-        configured = "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ml-project-ci"
+    configured = {
+        "docker_compose": "DEPLOY_HOST=deploy@example.com",
+        "kubernetes": "KUBECONFIG_DATA=YXBpVmVyc2lvbjogdjEK",
+    }.get(
+        answers(project)["deploy_target"],
+        "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ml-project-ci",
+    )
     expected = dict.fromkeys(PR_JOBS + RELEASE_JOBS, "on_success") | {
         stage["name"]: "manual" for stage in STAGES.release_stages if stage["approval"]
     }
@@ -189,7 +193,9 @@ def test_the_report_is_kept_and_posted_on_the_merge_request(expanded: dict) -> N
 
 
 def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, project: Path) -> None:
-    compose = answers(project)["deploy_target"] == "docker_compose"
+    deploy = answers(project)["deploy_target"]
+    # The project's container registry, as for compose; the cluster pulls from it itself.
+    own_registry = deploy in ("docker_compose", "kubernetes")
     for stage in STAGES.release_stages:
         job = expanded[stage["name"]]
         assert job["interruptible"] is False
@@ -198,8 +204,10 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
         assert make_calls(job) == [
             f'make {target}{env} REGISTRY="$REGISTRY" TAG="$TAG"' for target in stage["targets"]
         ]
-        condition = "$DEPLOY_HOST" if stage["env"] else ""
-        condition = condition if compose else "$AWS_ROLE_ARN"
+        condition = {"docker_compose": "$DEPLOY_HOST", "kubernetes": "$KUBECONFIG_DATA"}.get(
+            deploy, "$AWS_ROLE_ARN"
+        )
+        condition = condition if stage["env"] or not own_registry else ""
         (rule,) = job["rules"]
         assert rule["if"] == " && ".join(filter(None, [ON_MAIN, condition]))
         assert rule.get("when", "on_success") == ("manual" if stage["approval"] else "on_success")
@@ -210,7 +218,16 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
             assert [s["name"] for s in job["services"]] == ["docker:28-dind"]
             assert job["variables"]["DOCKER_HOST"] == "tcp://docker:2376"
         login = [line for line in job["before_script"] if "docker login" in line]
-        if compose:
+        if deploy == "kubernetes" and stage["env"]:
+            assert job["variables"]["REGISTRY"] == "$CI_REGISTRY_IMAGE"
+            assert login == []
+            assert job["variables"]["KUBECONFIG"] == "/tmp/kubeconfig"
+            script = job["before_script"]
+            assert 'printf \'%s\' "$KUBECONFIG_DATA" | base64 --decode > "$KUBECONFIG"' in script
+            assert script.index("make install") > script.index(
+                'install -m 600 /dev/null "$KUBECONFIG"'
+            )
+        elif own_registry:
             assert job["variables"]["REGISTRY"] == "$CI_REGISTRY_IMAGE"
             assert login == [
                 'echo "$CI_REGISTRY_PASSWORD" | docker login --username "$CI_REGISTRY_USER"'
@@ -236,14 +253,13 @@ def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
 ) -> None:
     given = answers(project)
     dvc_on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    compose = given["deploy_target"] == "docker_compose"
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
         job = expanded[name]
         release = next((s for s in STAGES.release_stages if s["name"] == name), None)
         needs_aws = dvc_on_aws
         if release:
-            needs_aws = not compose or (not release["env"] and dvc_on_aws)
-        assert ("id_tokens" in job) == needs_aws, name
+            needs_aws = given["deploy_target"] == "aws_ecs" or (not release["env"] and dvc_on_aws)
+        assert ("AWS_ID_TOKEN" in job.get("id_tokens", {})) == needs_aws, name
         if needs_aws:
             assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}
             token_file = job["variables"]["AWS_WEB_IDENTITY_TOKEN_FILE"]
@@ -263,7 +279,8 @@ def test_no_secret_value_is_rendered(project: Path) -> None:
 def test_gitlab_trusts_only_this_project_in_terraform(project: Path) -> None:
     given = answers(project)
     infra = project / "infra" / "aws"
-    assert infra.is_dir() == ("repository_path" in given)  # asked exactly when AWS is used
+    # repository_path is asked exactly when a cloud is used; infra/aws when it is AWS.
+    assert (project / "infra").is_dir() == ("repository_path" in given)
     if not infra.is_dir():
         return
     assert sorted(p.name for p in infra.glob("ci_*.tf")) == ["ci_gitlab_ci.tf"]
@@ -304,7 +321,12 @@ def test_merge_request_pipeline_runs_for_real(
     # after `make install` as on GitLab, and nothing is downloaded.
     uv_cache = Path(run([tool("uv"), "cache", "dir"], repo).stdout.strip())
     for name in PR_JOBS:
-        run(["cp", "-al", str(uv_cache), str(work / f"uv-{name}")], work)
+        copy = work / f"uv-{name}"
+        run(["cp", "-al", str(uv_cache), str(copy)], work)
+        # A hard-linked lock file is the same inode, so the same flock: a uv anywhere on the
+        # machine holding the real cache's lock would block the job. Each copy gets its own.
+        for lock in copy.rglob(".lock"):
+            lock.unlink()
     result = gcl(
         repo,
         "--force-shell-executor",

@@ -208,10 +208,17 @@ def test_credentials_come_from_the_jenkins_store(project: Path) -> None:
         assert "return '''set +x\n" in text  # the role's credentials stay out of the log
     else:
         assert "asCiRole" not in text and "AWS_ROLE_ARN" not in text
+    if given["data_store"] == "azure_blob":
+        expected |= {"azure-client-id", "azure-tenant-id", "azure-client-secret"}
+    if given["data_store"] == "gcs":
+        expected |= {"gcp-ci-key"}  # the service account key, a Secret file credential
     if given["deploy_target"] == "docker_compose":
         expected |= {"registry"}
         assert text.count("sshagent(credentials: ['deploy-ssh-key'])") == 2
         assert 'DOCKER_HOST = "ssh://${env.DEPLOY_HOST}"' in text
+    elif given["deploy_target"] == "kubernetes":
+        expected |= {"registry", "kubeconfig"}
+        assert text.count("KUBECONFIG = credentials('kubeconfig')") == 2
     else:
         assert "aws ecr get-login-password | docker login --username AWS" in text
     assert credentials == expected

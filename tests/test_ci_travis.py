@@ -144,9 +144,12 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
 
 
 def test_release_jobs_skip_until_their_settings_exist(project: Path) -> None:
-    compose = answers(project)["deploy_target"] == "docker_compose"
+    target = answers(project)["deploy_target"]
     for job, stage in zip(jobs(project)[1:-1], STAGES.release_stages, strict=True):
-        variable = ("DEPLOY_HOST" if stage["env"] else "REGISTRY") if compose else "AWS_ROLE_ARN"
+        variable = {
+            "docker_compose": "DEPLOY_HOST" if stage["env"] else "REGISTRY",
+            "kubernetes": "KUBECONFIG_DATA" if stage["env"] else "REGISTRY",
+        }.get(target, "AWS_ROLE_ARN")
         assert job["before_script"][0].startswith(f'test -n "${variable}" || ')
         assert job["before_script"][0].endswith("travis_terminate 0; }")
 

@@ -108,8 +108,12 @@ def test_permissions_are_least_privilege(project: Path) -> None:
             granted = job["permissions"]
             writes = {scope for scope, level in granted.items() if level == "write"}
             assert writes <= set(ALLOWED_WRITES), f"{path.name}:{name}: {writes}"
-            # OIDC exactly where a job logs in to AWS.
-            oidc = uses_action(job, "aws-actions/configure-aws-credentials")
+            # OIDC exactly where a job logs in to AWS, Azure or Google Cloud.
+            oidc = (
+                uses_action(job, "aws-actions/configure-aws-credentials")
+                or uses_action(job, "azure/login")
+                or uses_action(job, "google-github-actions/auth")
+            )
             assert ("id-token" in writes) == oidc, f"{path.name}:{name}"
             # A token that writes never shares a job with the project's own code on a PR.
             if "pull-requests" in writes:
@@ -265,6 +269,17 @@ def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path
                 # A fresh repository without a Docker host stays green.
                 assert job["if"] == "vars.DEPLOY_HOST != ''"
                 assert job["env"]["DOCKER_HOST"] == "ssh://${{ vars.DEPLOY_HOST }}"
+        elif given["deploy_target"] == "kubernetes":
+            # The cluster pulls the image: only the package job logs in to ghcr.io.
+            assert uses_action(job, "docker/login-action") == (stage["env"] is None)
+            assert ("packages" in writes) == (stage["env"] is None)
+            if stage["env"]:
+                # Secrets cannot switch a job off: without the kubeconfig, the deploy step is.
+                kubeconfig = next(s for s in job["steps"] if s.get("id") == "kubeconfig")
+                assert kubeconfig["env"] == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG_DATA }}"}
+                assert 'if [ -z "$KUBECONFIG_DATA" ]' in kubeconfig["run"]
+                (deploy,) = [s for s in job["steps"] if "make deploy" in s.get("run", "")]
+                assert deploy["if"] == "steps.kubeconfig.outputs.ready == 'true'"
         else:
             assert uses_action(job, "aws-actions/amazon-ecr-login")
             assert uses_action(job, "aws-actions/configure-aws-credentials")

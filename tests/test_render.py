@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, COPIER_YML, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, COPIER_YML, VARIANTS, clouds, combo_id, run, tool
 
 ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS} | VARIANTS
 QUESTIONS = "|".join(k for k in COPIER_YML if not k.startswith("_"))
@@ -91,23 +91,35 @@ def test_only_the_chosen_options_render_their_files(project: Path) -> None:
         ["rollout.py", f"{deploy}.py"]
     )
     assert (project / "compose.yaml").exists() == (deploy == "docker_compose")
-    uses_aws = deploy == "aws_ecs" or (
-        answers["data_store"] == "s3" and not answers.get("s3_endpoint_url")
-    )
-    assert (project / "infra" / "aws").is_dir() == uses_aws
+    infra = {p.name for p in (project / "infra").glob("*")}
+    assert infra == clouds(answers), "one Terraform root module per cloud the answers involve"
+
+
+def expected_remote(answers: dict) -> tuple[str, str]:
+    """The remote url line of .dvc/config, and the dvc extra, that an answer set calls for."""
+    store = answers["data_store"]
+    return {
+        "local": (f"url = ../{answers.get('dvc_local_remote')}", ""),
+        "s3": (f"url = s3://{answers.get('s3_bucket')}/dvc", "[s3]"),
+        "gcs": (f"url = gs://{answers.get('gcs_bucket')}/dvc", "[gs]"),
+        "azure_blob": (f"url = azure://{answers.get('azure_container')}/dvc", "[azure]"),
+        "ssh": (
+            f"url = ssh://{answers.get('ssh_user')}@{answers.get('ssh_host')}:"
+            f"{answers.get('ssh_port')}{answers.get('ssh_path')}",
+            "[ssh]",
+        ),
+    }[store]
 
 
 def test_dvc_remote_is_the_chosen_store(project: Path) -> None:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     config = (project / ".dvc" / "config").read_text()
-    if answers["data_store"] == "local":
-        assert f"url = ../{answers['dvc_local_remote']}" in config
-    else:
-        assert f"url = s3://{answers['s3_bucket']}/dvc" in config
-        assert ("endpointurl" in config) == bool(answers.get("s3_endpoint_url"))
+    url, extra = expected_remote(answers)
+    assert url in config
+    assert ("endpointurl" in config) == bool(answers.get("s3_endpoint_url"))
     dev = tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]["dev"]
     dvc = next(d for d in dev if d.startswith("dvc"))
-    assert dvc.startswith("dvc[s3]") == (answers["data_store"] == "s3")
+    assert dvc.startswith(f"dvc{extra}>")
 
 
 def test_rendering_twice_gives_the_same_tree(render, copie_session, project: Path) -> None:

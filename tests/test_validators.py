@@ -8,9 +8,10 @@ from conftest import TEMPLATE
 INVALID = {
     "project name starting with a digit": (
         {"project_name": "1st model"},
-        "project names are 3-64 characters: a letter first",
+        "a letter first, then letters, digits",
     ),
     "project name with a slash": ({"project_name": "ml/model"}, "letters, digits, spaces, dashes"),
+    "project name too long for resource names": ({"project_name": "a" * 41}, "3-40 characters"),
     "package name with a dash": (
         {"package_name": "ml-model"},
         "a valid Python identifier",
@@ -40,6 +41,23 @@ INVALID = {
         "owner/name",
     ),
     "unknown CI provider": ({"ci_provider": "teamcity"}, "github_actions"),
+    "data on GCP, service on AWS": (
+        {"data_store": "gcs", "deploy_target": "aws_ecs"},
+        "a project uses one cloud, so pick a deploy target on GCP or a cloud-neutral one",
+    ),
+    "data on Azure, service on AWS": (
+        {"data_store": "azure_blob", "deploy_target": "aws_ecs"},
+        "or a data store on AWS",
+    ),
+    "bad GCP project": ({"data_store": "gcs", "gcp_project_id": "My_Project"}, "6-30 lowercase"),
+    "bad storage account": (
+        {"data_store": "azure_blob", "azure_storage_account": "has-dashes"},
+        "3-24 lowercase letters and digits",
+    ),
+    "ssh host with a user in it": (
+        {"data_store": "ssh", "ssh_host": "me@server"},
+        "no user, port or path",
+    ),
 }
 
 
@@ -47,7 +65,13 @@ INVALID = {
 def test_invalid_answer_is_refused_with_what_is_allowed(tmp_path, answers, allowed) -> None:
     with pytest.raises(ValueError) as refused:
         copier.run_copy(
-            str(TEMPLATE), tmp_path / "p", data=answers, defaults=True, unsafe=True, quiet=True
+            str(TEMPLATE),
+            tmp_path / "p",
+            data=answers,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
         )
     assert allowed in str(refused.value)
     assert not (tmp_path / "p" / "Makefile").exists(), "nothing renders from a refused answer"

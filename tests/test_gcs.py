@@ -1,0 +1,189 @@
+"""A DVC remote on Google Cloud Storage: .dvc/config names the bucket (no credential), the
+project depends on dvc[gs], and every CI vendor gives exactly the jobs that reach the
+remote (the ones that run `make pipeline` or `make push`) Google credentials: workload
+identity federation where the vendor has OIDC, the service account key from the vendor's
+secret store otherwise. Nothing secret is rendered."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import offered
+
+VENDORS = offered("ci_provider")
+ANSWER_SETS = {
+    vendor: {"ci_provider": vendor, "data_store": "gcs", "deploy_target": "docker_compose"}
+    for vendor in VENDORS
+}
+CI_FILES = {
+    "github_actions": ".github/workflows",
+    "gitlab_ci": ".gitlab-ci.yml",
+    "jenkins": "Jenkinsfile",
+    "circleci": ".circleci/config.yml",
+    "azure_pipelines": "azure-pipelines.yml",
+    "bitbucket_pipelines": "bitbucket-pipelines.yml",
+    "travis_ci": ".travis.yml",
+}
+AUTH_ACTION = re.compile(r"uses: google-github-actions/auth@[0-9a-f]{40}  # v\d+\.\d+\.\d+")
+
+
+@pytest.fixture(scope="module", params=VENDORS)
+def vendor_project(request, render) -> tuple[str, Path]:
+    return request.param, render(ANSWER_SETS[request.param])
+
+
+def ci_text(vendor: str, project: Path) -> str:
+    path = project / CI_FILES[vendor]
+    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+    return "\n".join(f.read_text() for f in files)
+
+
+def test_dvc_config_names_the_bucket_and_no_credential(vendor_project):
+    _, project = vendor_project
+    config = (project / ".dvc" / "config").read_text()
+    assert "url = gs://ml-project-dvc/dvc" in config
+    assert "projectname = ml-project-prod" in config
+    for secret in ("credentialpath", "allow_anonymous_login", "endpointurl"):
+        assert secret not in config
+    assert '"dvc[gs]>=' in (project / "pyproject.toml").read_text()
+
+
+def test_no_aws_wiring_for_a_gcs_remote(vendor_project):
+    vendor, project = vendor_project
+    text = ci_text(vendor, project)
+    for aws in ("AWS_ROLE_ARN", "aws-actions/", "AWS_WEB_IDENTITY_TOKEN_FILE", "sts assume-role"):
+        assert aws not in text, aws
+
+
+def test_github_actions_log_in_by_oidc_where_the_remote_is_used(render):
+    workflows = render(ANSWER_SETS["github_actions"]) / ".github" / "workflows"
+    for name in ("ci.yml", "cd.yml", "retrain.yml"):
+        for job_name, job in yaml.safe_load((workflows / name).read_text())["jobs"].items():
+            steps = job.get("steps", [])
+            runs = " ".join(s.get("run", "") for s in steps)
+            auth = [s for s in steps if s.get("uses", "").startswith("google-github-actions/")]
+            reaches_remote = "make pipeline" in runs or "make push" in runs
+            assert bool(auth) == reaches_remote, (name, job_name)
+            if auth:
+                assert auth[0]["with"] == {
+                    "workload_identity_provider": "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
+                    "service_account": "${{ vars.GCP_SERVICE_ACCOUNT }}",
+                }
+                assert job["permissions"]["id-token"] == "write"
+                # The action writes its credential file into the workspace: after checkout.
+                uses = [s.get("uses", "") for s in steps]
+                assert uses.index(auth[0]["uses"]) > 0
+                assert uses[0].startswith("actions/checkout@")
+        text = (workflows / name).read_text()
+        # Pinned by the commit of a release tag, the tag in the comment.
+        assert text.count("google-github-actions/auth@") == len(AUTH_ACTION.findall(text)) > 0
+
+
+def test_gitlab_jobs_that_reach_the_remote_trade_an_id_token(render):
+    config = yaml.safe_load(
+        (render(ANSWER_SETS["gitlab_ci"]) / ".gitlab-ci.yml").read_text().replace("!reference", "")
+    )
+    pipeline = config[".pipeline"]
+    assert pipeline["id_tokens"] == {"GCP_ID_TOKEN": {"aud": "https://gitlab.com"}}
+    assert pipeline["variables"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/tmp/gcp-credentials.json"
+    for job in ("train", "package", "retrain"):
+        bases = config[job]["extends"]
+        bases = [bases] if isinstance(bases, str) else bases
+        assert ".pipeline" in bases or ".checks" in bases, job
+
+
+def test_circleci_jobs_that_run_the_pipeline_use_the_oidc_token(render):
+    config = yaml.safe_load(
+        (render(ANSWER_SETS["circleci"]) / ".circleci" / "config.yml").read_text()
+    )
+    command = config["commands"]["gcp-oidc"]["steps"][0]["run"]["command"]
+    assert "$CIRCLE_OIDC_TOKEN_V2" in command
+    assert "GOOGLE_APPLICATION_CREDENTIALS=/tmp/gcp-credentials.json" in command
+    dvc_steps = config["commands"]["setup"]["steps"]
+    (when,) = [s["when"] for s in dvc_steps if isinstance(s, dict) and "when" in s]
+    assert when["condition"] == "<< parameters.dvc >>"
+    assert "gcp-oidc" in when["steps"]
+    for name, job in config["jobs"].items():
+        runs = [s["run"] for s in job["steps"] if isinstance(s, dict) and "run" in s]
+        if any(str(r).startswith("make pipeline") for r in runs):
+            setup = next(s for s in job["steps"] if isinstance(s, dict) and "setup" in s)
+            assert setup["setup"]["dvc"] is True, name
+
+
+def bitbucket_steps(project: Path) -> list[dict]:
+    config = yaml.safe_load((project / "bitbucket-pipelines.yml").read_text())
+    pipelines = config["pipelines"]
+    groups = [pipelines["pull-requests"]["**"], pipelines["branches"]["main"]]
+    groups += list(pipelines["custom"].values())
+    return [item["step"] for group in groups for item in group]
+
+
+def test_bitbucket_steps_that_reach_the_remote_have_oidc(render):
+    for step in bitbucket_steps(render(ANSWER_SETS["bitbucket_pipelines"])):
+        script = "\n".join(step["script"])
+        reaches_remote = "make pipeline" in script or "make push" in script
+        assert step.get("oidc", False) == reaches_remote, step["name"]
+        assert ("$BITBUCKET_STEP_OIDC_TOKEN" in script) == reaches_remote, step["name"]
+        if reaches_remote:
+            assert script.index("GOOGLE_APPLICATION_CREDENTIALS") < script.index("make pipeline")
+
+
+def test_credential_configuration_is_an_external_account_without_secret(render, tmp_path):
+    """Run the shell lines the OIDC vendors render, with fake values, and read the result."""
+    step = next(
+        s
+        for s in bitbucket_steps(render(ANSWER_SETS["bitbucket_pipelines"]))
+        if "make pipeline" in "\n".join(s["script"])
+    )
+    script = next(line for line in step["script"] if "gcp-credentials.json" in line)
+    script = script.replace("/tmp/", f"{tmp_path}/")
+    provider = "projects/123/locations/global/workloadIdentityPools/p/providers/bitbucket"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "BITBUCKET_STEP_OIDC_TOKEN": "header.payload.signature",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": provider,
+        "GCP_SERVICE_ACCOUNT": "ml-project-ci@ml-project-prod.iam.gserviceaccount.com",
+    }
+    subprocess.run(["bash", "-euc", script], env=env, check=True)
+    config = json.loads((tmp_path / "gcp-credentials.json").read_text())
+    assert config["type"] == "external_account"
+    assert config["audience"] == f"//iam.googleapis.com/{provider}"
+    assert config["subject_token_type"] == "urn:ietf:params:oauth:token-type:jwt"
+    assert config["token_url"] == "https://sts.googleapis.com/v1/token"
+    assert config["credential_source"] == {"file": f"{tmp_path}/gcp-oidc-token"}
+    assert config["service_account_impersonation_url"] == (
+        "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/"
+        "ml-project-ci@ml-project-prod.iam.gserviceaccount.com:generateAccessToken"
+    )
+    assert (tmp_path / "gcp-oidc-token").read_text() == "header.payload.signature"
+
+
+def test_vendors_without_oidc_take_the_key_from_their_secret_store(render):
+    jenkinsfile = (render(ANSWER_SETS["jenkins"]) / "Jenkinsfile").read_text()
+    # The PR stages, the package stage and the retraining.
+    assert jenkinsfile.count("GOOGLE_APPLICATION_CREDENTIALS = credentials('gcp-ci-key')") == 3
+    travis = yaml.safe_load((render(ANSWER_SETS["travis_ci"]) / ".travis.yml").read_text())
+    install = "\n".join(travis["install"])
+    assert "$GCP_SERVICE_ACCOUNT_KEY_BASE64" in install
+    assert "export GOOGLE_APPLICATION_CREDENTIALS=" in install
+    azure = (render(ANSWER_SETS["azure_pipelines"]) / "azure-pipelines.yml").read_text()
+    # The train stage, the package stage and the retraining.
+    assert azure.count("secureFile: gcp-ci-key.json") == 3
+    assert azure.count("variable=GOOGLE_APPLICATION_CREDENTIALS]$(gcpKey.secureFilePath)") == 3
+
+
+def test_readme_tells_the_one_time_setup_and_the_ci_variables(vendor_project):
+    vendor, project = vendor_project
+    readme = (project / "README.md").read_text()
+    assert "gs://ml-project-dvc/dvc" in readme
+    assert "gcloud storage buckets create gs://ml-project-tfstate" in readme
+    assert "cd infra/gcp" in readme and "terraform output ci_variables" in readme
+    assert "One-time cloud setup (AWS)" not in readme
+    if vendor in {"jenkins", "travis_ci", "azure_pipelines"}:
+        assert "gcloud iam service-accounts keys create" in readme
+    else:
+        assert "GCP_WORKLOAD_IDENTITY_PROVIDER" in readme and "GCP_SERVICE_ACCOUNT" in readme
