@@ -71,8 +71,9 @@ def test_gitlab_writes_its_id_token_for_the_workload_identity_credential(render)
 
 def test_azure_pipelines_reach_the_remote_through_the_service_connection(render):
     text = (project(render, "azure_pipelines") / "azure-pipelines.yml").read_text()
-    assert text.count("task: AzureCLI@2") == 4  # pipeline (PR, package, retrain) and push
-    assert text.count("azureSubscription: ml-project-azure") == 4
+    # pipeline (PR, package, retrain) and push (PR, retrain)
+    assert text.count("task: AzureCLI@2") == 5
+    assert text.count("azureSubscription: ml-project-azure") == 5
     assert "inlineScript: make push" in text
 
 
