@@ -37,6 +37,7 @@ def script(tmp_path_factory) -> Path:
         defaults=True,
         unsafe=True,
         quiet=True,
+        vcs_ref="HEAD",  # this commit, not the latest release tag
     )
     return project / "deploy" / "aws_ecs.py"
 

@@ -130,7 +130,13 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("terraform")
     for name, data in COMBOS.items():
         copier.run_copy(
-            str(TEMPLATE), root / name, data=data, defaults=True, unsafe=True, quiet=True
+            str(TEMPLATE),
+            root / name,
+            data=data,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",  # this commit, not the latest release tag
         )
     return {name: root / name for name in COMBOS}
 
@@ -174,7 +180,7 @@ def test_no_infra_without_aws(rendered, combo):
 def test_optional_parts_follow_the_answers(rendered, combo):
     infra = rendered[combo] / "infra" / "aws"
     assert (infra / "dvc_bucket.tf").exists() == (combo in WITH_BUCKET)
-    assert (infra / "ecr.tf").exists() == (combo in WITH_ECS)
+    assert (infra / "ecr.tf").exists(), "a registry comes with every AWS project"
     assert (infra / "ecs.tf").exists() == (combo in WITH_ECS)
     assert (infra / "modules").exists() == (combo in WITH_ECS)
     assert (rendered[combo] / "deploy" / "aws_ecs.py").exists() == (combo in WITH_ECS)
@@ -376,7 +382,7 @@ def test_ci_can_read_and_write_the_dvc_bucket_but_not_delete(rendered, combo):
 # ---------------------------------------------------------------------- ECR and ECS
 
 
-@pytest.mark.parametrize("combo", WITH_ECS)
+@pytest.mark.parametrize("combo", WITH_INFRA)
 def test_ecr_repository_is_immutable_scanned_and_pruned(rendered, combo):
     module = aws(rendered[combo])
     repository = module.resource("aws_ecr_repository", "app")
@@ -483,14 +489,13 @@ def test_only_this_repository_can_assume_the_ci_role(rendered, combo):
 @pytest.mark.parametrize("combo", WITH_INFRA)
 def test_outputs_give_the_ci_settings(rendered, combo):
     outputs = aws(rendered[combo]).named("output")
-    expected = {"ci_role_arn", "aws_region", "ci_variables"}
+    expected = {"ci_role_arn", "aws_region", "ci_variables", "ecr_repository_url", "ecr_registry"}
     if combo in WITH_BUCKET:
         expected |= {"dvc_bucket_name"}
     if combo in WITH_ECS:
-        expected |= {"ecr_repository_url", "ecr_registry", "ecs_cluster_name", "service_urls"}
+        expected |= {"ecs_cluster_name", "service_urls"}
     assert expected <= set(outputs)
-    assert "AWS_ROLE_ARN" in outputs["ci_variables"]["value"]
-    assert ("REGISTRY" in outputs["ci_variables"]["value"]) == (combo in WITH_ECS)
+    assert {"AWS_ROLE_ARN", "REGISTRY"} <= set(outputs["ci_variables"]["value"])
 
 
 def test_custom_answers_reach_the_terraform(rendered):
