@@ -7,11 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 COPIER_YML = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+# The CI stage lists, as every CI vendor's file is rendered from them.
+STAGES = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
+    .get_template("includes/pipeline.jinja")
+    .module
+)
 # The test environment's own tools (ruff, hadolint, uv, check-jsonschema ...) come first.
 TOOLS = Path(sys.executable).parent
 

@@ -8,17 +8,11 @@ scoped to this repository."""
 import re
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
 
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
 VENDOR = {"ci_provider": "bitbucket_pipelines"}
 ANSWER_SETS = {
     combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == VENDOR["ci_provider"]

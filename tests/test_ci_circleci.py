@@ -7,17 +7,11 @@ import re
 from pathlib import Path
 
 import hcl2
-import jinja2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
 
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
 ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "circleci"} | {
     "s3-compatible": {**VARIANTS["s3-compatible"], "ci_provider": "circleci"},
     "s3-compatible-ecs": {

@@ -8,18 +8,22 @@ import re
 import shutil
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, TEMPLATE, TOOLS, VARIANTS, combo_id, git_commit_all, run, tool
+from conftest import (
+    COMBINATIONS,
+    STAGES,
+    TEMPLATE,
+    TOOLS,
+    VARIANTS,
+    combo_id,
+    git_commit_all,
+    run,
+    tool,
+)
 
 GCL = TEMPLATE / ".ci" / "tools" / "gitlab-ci-local"
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
 VENDOR = {"ci_provider": "gitlab_ci"}
 ANSWER_SETS = {
     name: answers

@@ -7,18 +7,12 @@ import re
 import shutil
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run
+from conftest import COMBINATIONS, STAGES, TEMPLATE, VARIANTS, combo_id, run
 
 NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
 
 ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "jenkins"} | {
     "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "jenkins"}

@@ -5,16 +5,10 @@ The expected order is the stage list of includes/pipeline.jinja, the one place i
 import re
 from pathlib import Path
 
-import jinja2
 import pytest
 
-from conftest import COMBINATIONS, TEMPLATE, combo_id
+from conftest import COMBINATIONS, STAGES, combo_id
 
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
 # The files each vendor reads, in the order the flows appear: PR, release, retraining.
 VENDOR_FILES = {
     "github_actions": [

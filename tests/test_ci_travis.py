@@ -6,17 +6,10 @@ builds; full history, caches, and no secret in the file."""
 import re
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
-
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
+from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
 
 ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "travis_ci"} | {
     "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"}

@@ -6,18 +6,12 @@ import itertools
 import re
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, TEMPLATE, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, TEMPLATE, VARIANTS, combo_id, run, tool
 
 ACTIONLINT = TEMPLATE / ".ci" / "tools" / "actionlint"
-STAGES = (
-    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE))
-    .get_template("includes/pipeline.jinja")
-    .module
-)
 
 ANSWER_SETS = {
     name: answers
