@@ -89,17 +89,29 @@ def releases() -> list[str]:
         text=True,
         check=True,
     ).stdout.split()
-    return tags[:1]
+    return tags
+
+
+ANSWERS = {"default": {}, "s3-ecs": {"data_store": "s3", "deploy_target": "aws_ecs"}}
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("answers", ANSWERS.values(), ids=ANSWERS.keys())
 @pytest.mark.parametrize("release", releases() or ["no-release"])
-def test_update_from_the_last_release_to_this_commit_keeps_user_edits(release, tmp_path) -> None:
-    """What users do: their project comes from the last release, they update to the next."""
+def test_update_from_a_release_to_this_commit_keeps_user_edits(release, answers, tmp_path) -> None:
+    """What users do: their project comes from a release, they update to the next one."""
     if release == "no-release":
         pytest.skip("this clone has no vX.Y.Z tag (a clone without tags): nothing to update from")
     project = tmp_path / "project"
-    copier.run_copy(str(TEMPLATE), project, defaults=True, unsafe=True, vcs_ref=release, quiet=True)
+    copier.run_copy(
+        str(TEMPLATE),
+        project,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        vcs_ref=release,
+        quiet=True,
+    )
     git_commit_all(project, f"Start from copier-mlops {release}")
     params = project / "params.yaml"
     params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
@@ -111,3 +123,4 @@ def test_update_from_the_last_release_to_this_commit_keeps_user_edits(release, t
     assert "C: 0.5" in params.read_text()
     assert (project / "tests" / "test_users_own.py").read_text() == USER_TEST
     assert not list(project.rglob("*.rej")), "no conflicts were left behind"
+    assert (project / "infra" / "aws").is_dir() == bool(answers)
