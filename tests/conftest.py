@@ -33,7 +33,12 @@ CORE_QUESTIONS = ("ci_provider", "data_store", "deploy_target")
 # The cloud behind each cloud-bound answer. A project uses one cloud: copier.yml refuses
 # a data store on one cloud with a deploy target on another (tests/test_validators.py).
 DATA_CLOUDS = {"s3": "aws", "gcs": "gcp", "azure_blob": "azure"}
-TARGET_CLOUDS = {"aws_ecs": "aws"}
+TARGET_CLOUDS = {
+    "aws_ecs": "aws",
+    "aws_sagemaker": "aws",
+    "gcp_cloud_run": "gcp",
+    "azure_container_apps": "azure",
+}
 
 
 def clouds(answers: dict) -> set[str]:

@@ -71,10 +71,11 @@ def test_gitlab_writes_its_id_token_for_the_workload_identity_credential(render)
 
 def test_azure_pipelines_reach_the_remote_through_the_service_connection(render):
     text = (project(render, "azure_pipelines") / "azure-pipelines.yml").read_text()
-    # pipeline (PR, package, retrain) and push (PR, retrain)
-    assert text.count("task: AzureCLI@2") == 5
-    assert text.count("azureSubscription: ml-project-azure") == 5
+    # pipeline and push on pull requests, pipeline in package, and the scheduled monitor
+    assert text.count("task: AzureCLI@2") == 4
+    assert text.count("azureSubscription: ml-project-azure") == 4
     assert "inlineScript: make push" in text
+    assert "inlineScript: make monitor" in text
 
 
 def test_jenkins_binds_the_app_registration_from_its_credentials(render):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
 
 VENDOR = {"ci_provider": "azure_pipelines"}
 ANSWER_SETS = {
@@ -19,6 +19,11 @@ ANSWER_SETS = {
 } | {
     "s3-compatible": {**VARIANTS["s3-compatible"], **VENDOR},
     "s3-compatible-ecs": {**VARIANTS["s3-compatible"], **VENDOR, "deploy_target": "aws_ecs"},
+    "s3-compatible-sagemaker": {
+        **VARIANTS["s3-compatible"],
+        **VENDOR,
+        "deploy_target": "aws_sagemaker",
+    },
     "custom-schedule": {**VENDOR, "retrain_schedule": "*/30 2-4 1,15 * 1-5"},
 }
 MAKE = re.compile(r"^make (\w+)(.*)$")
@@ -43,6 +48,8 @@ def answers(project: Path) -> dict:
     given = yaml.safe_load((project / ".copier-answers.yml").read_text())
     given["on_s3"] = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
     given["on_keys"] = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
+    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
+    given["uses_aws"] = given["on_s3"] or given["deploy_cloud"] == "aws"
     return given
 
 
@@ -68,7 +75,13 @@ def command(step: dict) -> str:
 
 
 def make_steps(job: dict) -> list[dict]:
-    return [s for s in steps(job) if MAKE.match(command(s)) and command(s) != "make install"]
+    """The steps that run a stage's target: not `make install` nor docker's registry login."""
+    setup = ("make install", "make registry-login")
+    return [s for s in steps(job) if MAKE.match(command(s)) and not command(s).startswith(setup)]
+
+
+def registry_logins(job: dict) -> list[dict]:
+    return [s for s in steps(job) if command(s).startswith("make registry-login")]
 
 
 def make_calls(job: dict) -> list[tuple[str, str]]:
@@ -88,11 +101,11 @@ def test_triggers_are_main_its_pull_requests_and_the_answered_schedule(project: 
     (schedule,) = cfg["schedules"]
     assert schedule["cron"] == answers(project)["retrain_schedule"]
     assert schedule["branches"] == {"include": ["main"]}
-    assert schedule["always"] == "true"  # retrain even when no commit came in
+    assert schedule["always"] == "true"  # monitor even when no commit came in
     assert cfg["parameters"] == [
         {
             "name": "retrain",
-            "displayName": "Retrain (instead of CI/CD)",
+            "displayName": "Monitor, retrain on drift (instead of CI/CD)",
             "type": "boolean",
             "default": "false",
         }
@@ -167,16 +180,37 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
                 assert download["inputs"] == {"secureFile": "kubeconfig"}
                 kubeconfig = f"$({download['name']}.secureFilePath)"
                 assert make_steps(job)[0]["env"] == {"KUBECONFIG": kubeconfig}
-        else:
+        elif given["deploy_cloud"] == "aws":
             assert job["condition"] == "ne(variables['AWS_ROLE_ARN'], '')"
             if stage["env"]:
                 assert make_steps(job)[0]["env"] == AWS_ENV
+        else:
+            assert job["condition"] == "ne(variables['REGISTRY'], '')"
+            # Docker logs in with the Makefile's registry-login just before the build.
+            logins = registry_logins(job)
+            assert len(logins) == (0 if stage["env"] else 1)
+            if logins:
+                targets = [command(s) for s in steps(job) if command(s).startswith("make ")]
+                build = next(i for i, c in enumerate(targets) if c.startswith("make build"))
+                assert targets[build - 1] == 'make registry-login REGISTRY="$REGISTRY"'
+            if given["deploy_cloud"] == "azure":
+                # Every make call of a release runs signed in to Azure.
+                for step in make_steps(job) + logins:
+                    assert step["task"] == "AzureCLI@2"
+                    assert step["inputs"]["azureSubscription"] == "ml-project-azure"
+            else:
+                key = [s for s in steps(job) if s.get("task") == "DownloadSecureFile@1"]
+                assert key[0]["inputs"] == {"secureFile": "gcp-ci-key.json"}
         previous = stage["name"]
     assert config(project)["variables"]["TAG"] == "$(Build.SourceVersion)"
 
 
-def test_retrain_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
+def test_monitor_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
+    given = answers(project)
     by_name = stages(project)
+    switch = {"docker_compose": "DEPLOY_HOST", "aws": "AWS_ROLE_ARN"}.get(
+        given["deploy_target"], {"aws": "AWS_ROLE_ARN"}.get(given["deploy_cloud"], "REGISTRY")
+    )
     for stage in STAGES.retrain_stages:
         azure = by_name[stage["name"]]
         assert azure["dependsOn"] == []
@@ -185,6 +219,30 @@ def test_retrain_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
         )
         (job,) = azure["jobs"]
         assert make_calls(job) == [(t, "") for t in stage["targets"]]
+        # It reads production as its deploy does, skipped while there is none.
+        assert job["condition"] == f"ne(variables['{switch}'], '')"
+        (monitor,) = make_steps(job)
+        env = monitor.get("env", {})
+        if given["deploy_target"] == "docker_compose":
+            assert env["DOCKER_HOST"] == "ssh://$(DEPLOY_HOST)"
+            assert any(s.get("task") == "InstallSSHKey@0" for s in steps(job))
+        elif given["deploy_target"] == "kubernetes":
+            assert env["KUBECONFIG"] == "$(kubeconfig.secureFilePath)"
+        # ... and what the DVC remote needs, for a retraining.
+        if given["uses_aws"]:
+            assert {k: env[k] for k in AWS_ENV} == AWS_ENV
+        elif given["on_keys"]:
+            assert {k: env[k] for k in KEYS_ENV} == KEYS_ENV
+        if given["data_store"] == "azure_blob" or given["deploy_cloud"] == "azure":
+            assert monitor["task"] == "AzureCLI@2"
+        if given["deploy_cloud"] == "aws" and given["on_keys"]:
+            handover = next(s for s in steps(job) if "dvc remote modify --local" in command(s))
+            assert handover["env"] == KEYS_ENV
+        assert {
+            "publish": "reports",
+            "artifact": f"{stage['name']}-reports",
+            "condition": "succeededOrFailed()",
+        } in steps(job)
 
 
 def test_caches_and_full_history(project: Path) -> None:
@@ -200,7 +258,7 @@ def test_caches_and_full_history(project: Path) -> None:
             assert caches['uv | "$(Agent.OS)" | uv.lock']["path"] == "$(UV_CACHE_DIR)"
             targets = {t for t, _ in make_calls(job)}
             dvc = caches.get('dvc | "$(Agent.OS)" | dvc.lock')
-            assert bool(dvc) == bool(targets & {"pipeline", "push"})
+            assert bool(dvc) == bool(targets & {"pipeline", "push", "monitor"})
             checkout = next(s for s in steps(job) if "checkout" in s)
             assert checkout["checkout"] == "self"
             if "deployment" not in job:
@@ -218,8 +276,12 @@ def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
                     assert env == AWS_ENV
                 elif target in ("pipeline", "push") and given["on_keys"]:
                     assert env == KEYS_ENV
-                elif target == "deploy" and given["deploy_target"] == "aws_ecs":
+                elif target in ("deploy", "monitor") and given["deploy_cloud"] == "aws":
                     assert env == AWS_ENV
+                elif target == "monitor" and given["on_s3"]:
+                    assert {k: env[k] for k in AWS_ENV} == AWS_ENV
+                elif target == "monitor" and given["on_keys"]:
+                    assert {k: env[k] for k in KEYS_ENV} == KEYS_ENV
                 else:
                     assert not set(env) & {"AWS_ACCESS_KEY_ID", "AWS_PROFILE"}
             profile = [s for s in steps(job) if s.get("displayName") == "AWS profile"]

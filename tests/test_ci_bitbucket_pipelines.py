@@ -1,9 +1,9 @@
 """The Bitbucket Pipelines adapter: bitbucket-pipelines.yml passes Bitbucket's (loose) schema
 and the structure it promises: pull requests and main run the Makefile targets of
 includes/pipeline.jinja step by step, main deploys to staging then to production behind a
-manual step, the custom pipeline `retrain` is left for a schedule, caches are keyed on the
-lock files, the clone is full, and AWS is reached through OIDC with a Terraform trust
-scoped to this repository."""
+manual step, the custom pipeline `monitor` (drift check, retraining on drift) is left for a
+schedule, caches are keyed on the lock files, the clone is full, and AWS and Google Cloud
+are reached through OIDC with a Terraform trust scoped to this repository."""
 
 import re
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
 
 VENDOR = {"ci_provider": "bitbucket_pipelines"}
 ANSWER_SETS = {
@@ -19,6 +19,11 @@ ANSWER_SETS = {
 } | {
     "s3-compatible": {**VARIANTS["s3-compatible"], **VENDOR},
     "s3-compatible-ecs": {**VARIANTS["s3-compatible"], **VENDOR, "deploy_target": "aws_ecs"},
+    "s3-compatible-sagemaker": {
+        **VARIANTS["s3-compatible"],
+        **VENDOR,
+        "deploy_target": "aws_sagemaker",
+    },
     "custom": {
         **VENDOR,
         "data_store": "s3",
@@ -28,6 +33,12 @@ ANSWER_SETS = {
     },
 }
 MAKE = re.compile(r"^make (\w+)(.*)$")
+# The variable that turns releases and the monitor on, by the service's cloud.
+CLOUD_SWITCH = {
+    "aws": "AWS_ROLE_ARN",
+    "gcp": "GCP_WORKLOAD_IDENTITY_PROVIDER",
+    "azure": "AZURE_CLIENT_ID",
+}
 
 
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
@@ -38,7 +49,9 @@ def project(request, render) -> Path:
 def answers(project: Path) -> dict:
     given = yaml.safe_load((project / ".copier-answers.yml").read_text())
     given["on_s3"] = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    given["uses_aws"] = given["on_s3"] or given["deploy_target"] == "aws_ecs"
+    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
+    given["uses_aws"] = given["on_s3"] or given["deploy_cloud"] == "aws"
+    given["uses_gcp"] = given["data_store"] == "gcs" or given["deploy_cloud"] == "gcp"
     return given
 
 
@@ -128,23 +141,54 @@ def test_main_builds_once_then_deploys_to_staging_then_production_manually(proje
                 assert step["script"][0].startswith('if [ -z "${KUBECONFIG_DATA:-}" ]')
                 assert "export KUBECONFIG=/tmp/kubeconfig" in script
                 assert "apt-get install -qq -y --no-install-recommends kubectl" in script
-        else:
+        elif given["deploy_cloud"] == "aws":
             assert step["script"][0].startswith('if [ -z "${AWS_ROLE_ARN:-}" ]')
             assert ("aws ecr get-login-password" in script) == (stage["env"] is None)
+        else:
+            switch = CLOUD_SWITCH[given["deploy_cloud"]]
+            assert step["script"][0].startswith(f'if [ -z "${{{switch}:-}}" ]')
+            login = 'make registry-login REGISTRY="$REGISTRY"'
+            assert (login in script) == (stage["env"] is None)
+            if login in script:
+                assert script.index(login) < script.index("make build")
+            if given["deploy_cloud"] == "gcp":
+                # The Google client libraries read the credential configuration of the token.
+                assert step["oidc"] is True
+                assert script.index("GOOGLE_APPLICATION_CREDENTIALS") < script.index(
+                    f"make {stage['targets'][0]}"
+                )
 
 
-def test_retrain_is_a_custom_pipeline_and_the_readme_says_how_to_schedule_it(
+def test_monitor_is_a_custom_pipeline_and_the_readme_says_how_to_schedule_it(
     project: Path,
 ) -> None:
+    given = answers(project)
     custom = config(project)["pipelines"]["custom"]
     assert list(custom) == [stage["name"] for stage in STAGES.retrain_stages]
+    switch = {"docker_compose": "DEPLOY_HOST", "kubernetes": "KUBECONFIG_DATA"}.get(
+        given["deploy_target"]
+    ) or CLOUD_SWITCH[given["deploy_cloud"]]
     for stage in STAGES.retrain_stages:
         (item,) = custom[stage["name"]]
-        assert make_calls(item["step"]) == [(t, "") for t in stage["targets"]]
-        assert item["step"]["caches"] == ["uv", "dvc"]
+        step = item["step"]
+        assert make_calls(step) == [(t, "") for t in stage["targets"]]
+        assert step["caches"] == ["uv", "dvc"]
+        assert step["artifacts"] == ["reports/**"]  # reports/drift.json
+        # It reads production as a production deploy does, and stops while there is none.
+        assert step["script"][0].startswith(f'if [ -z "${{{switch}:-}}" ]')
+        assert step["script"][0].endswith("exit 0; fi")
+        script = "\n".join(step["script"])
+        if given["deploy_target"] == "docker_compose":
+            assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in step["script"]
+        elif given["deploy_target"] == "kubernetes":
+            assert "export KUBECONFIG=/tmp/kubeconfig" in script
+        if given["deploy_cloud"] == "aws" and given.get("s3_endpoint_url"):
+            # The remote's keys go to DVC's local config, out of the role's way.
+            assert "dvc remote modify --local storage access_key_id" in script
+            assert script.index("unset AWS_ACCESS_KEY_ID") < script.index("aws-web-identity")
     readme = (project / "README.md").read_text()
     assert (
-        "**Pipelines > Schedules > New schedule**: branch `main`, pipeline `custom: retrain`"
+        "**Pipelines > Schedules > New schedule**: branch `main`, pipeline `custom: monitor`"
         in readme
     )
     assert f"`{answers(project)['retrain_schedule']}`" in readme
@@ -158,7 +202,7 @@ def test_caches_are_keyed_on_the_lock_files(project: Path) -> None:
     }
     for step in all_steps(cfg):
         assert "uv" in step["caches"]
-        if any(t in ("pipeline", "push") for t, _ in make_calls(step)):
+        if any(t in ("pipeline", "push", "monitor") for t, _ in make_calls(step)):
             assert "dvc" in step["caches"]
 
 
@@ -166,11 +210,18 @@ def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> 
     given = answers(project)
     for step in all_steps(config(project)):
         targets = {t for t, _ in make_calls(step)}
-        needs_aws = (given["on_s3"] and bool(targets & {"pipeline", "push"})) or (
-            given["deploy_target"] == "aws_ecs" and bool(targets & {"build", "deploy"})
+        # The monitor reads the service's inputs and may push: the cloud of either.
+        needs_aws = (
+            (given["on_s3"] and bool(targets & {"pipeline", "push"}))
+            or (given["deploy_cloud"] == "aws" and bool(targets & {"build", "deploy"}))
+            or (given["uses_aws"] and "monitor" in targets)
         )
         # A DVC remote on GCS is reached with the same token (tests/test_gcs.py).
-        needs_gcp = given["data_store"] == "gcs" and bool(targets & {"pipeline", "push"})
+        needs_gcp = (
+            (given["data_store"] == "gcs" and bool(targets & {"pipeline", "push"}))
+            or (given["deploy_cloud"] == "gcp" and bool(targets & {"build", "deploy"}))
+            or (given["uses_gcp"] and "monitor" in targets)
+        )
         assert step.get("oidc", False) == (needs_aws or needs_gcp), step["name"]
         login = [item for item in step["script"] if "aws-web-identity-token" in item]
         assert bool(login) == needs_aws, step["name"]

@@ -1,7 +1,8 @@
 """The CircleCI adapter: .circleci/config.yml passes CircleCI's schema, runs the Makefile
 targets of includes/pipeline.jinja job by job, gates production behind an approval job,
-retrains only on the scheduled pipeline, caches uv and DVC, and reaches AWS through OIDC
-with a Terraform trust scoped to this repository."""
+runs the monitor (drift check, retraining on drift) only on the scheduled pipeline, caches
+uv and DVC, and reaches AWS and Google Cloud through OIDC with a Terraform trust scoped to
+this repository."""
 
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ import hcl2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
 
 ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "circleci"} | {
     "s3-compatible": {**VARIANTS["s3-compatible"], "ci_provider": "circleci"},
@@ -18,6 +19,11 @@ ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "circ
         **VARIANTS["s3-compatible"],
         "ci_provider": "circleci",
         "deploy_target": "aws_ecs",
+    },
+    "s3-compatible-sagemaker": {
+        **VARIANTS["s3-compatible"],
+        "ci_provider": "circleci",
+        "deploy_target": "aws_sagemaker",
     },
     "custom": {
         "ci_provider": "circleci",
@@ -28,6 +34,12 @@ ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "circ
     },
 }
 MAKE = re.compile(r"^make (\w+)(.*)$")
+# The variable that turns releases and the monitor on, by the service's cloud.
+CLOUD_SWITCH = {
+    "aws": "AWS_ROLE_ARN",
+    "gcp": "GCP_WORKLOAD_IDENTITY_PROVIDER",
+    "azure": "AZURE_CLIENT_ID",
+}
 RETRAINING = {
     "or": [
         "<< pipeline.parameters.retrain >>",
@@ -43,9 +55,9 @@ def project(request, render) -> Path:
 
 def answers(project: Path) -> dict:
     given = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    given["uses_aws"] = (given["data_store"] == "s3" and not given.get("s3_endpoint_url")) or given[
-        "deploy_target"
-    ] == "aws_ecs"
+    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
+    on_s3 = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    given["uses_aws"] = on_s3 or given["deploy_cloud"] == "aws"
     return given
 
 
@@ -166,20 +178,52 @@ def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) 
                 assert 'if [ -z "${KUBECONFIG_DATA:-}" ]' in runs(job)[0]
                 assert job["environment"]["KUBECONFIG"] == "/tmp/kubeconfig"
                 assert any("apt-get install" in c and "kubectl" in c for c in runs(job))
-        else:
+        elif given["deploy_cloud"] == "aws":
             assert "aws ecr get-login-password" in login
             assert 'if [ -z "${AWS_ROLE_ARN:-}" ]' in runs(job)[0]
             assert setup_of(job)["aws"] is True
             assert ("registry-login" in steps(job)) == (stage["env"] is None)
+        else:
+            # Docker logs in with the Makefile's registry-login, as the CI identity.
+            assert login == 'make registry-login REGISTRY="$REGISTRY"'
+            assert ("registry-login" in steps(job)) == (stage["env"] is None)
+            switch = CLOUD_SWITCH[given["deploy_cloud"]]
+            assert f'if [ -z "${{{switch}:-}}" ]' in runs(job)[0]
+            if given["deploy_cloud"] == "gcp":
+                # Google credentials: with the DVC remote's (package on GCS) or on their own.
+                setup = setup_of(job)
+                assert setup.get("gcp") or (setup.get("dvc") and given["data_store"] == "gcs")
 
 
-def test_retrain_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
+def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
+    given = answers(project)
     cfg = config(project)
     for stage in STAGES.retrain_stages:
         assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [stage["name"]]}
         job = cfg["jobs"][stage["name"]]
         assert make_calls(job) == [(t, "") for t in stage["targets"]]
         assert "save-dvc-cache" in steps(job)
+        assert {"store_artifacts": {"path": "reports"}} in steps(job)  # reports/drift.json
+        # It reads production as a production deploy does, and stops while there is none.
+        switch = {"docker_compose": "DEPLOY_HOST", "kubernetes": "KUBECONFIG_DATA"}.get(
+            given["deploy_target"]
+        ) or CLOUD_SWITCH[given["deploy_cloud"]]
+        assert f'if [ -z "${{{switch}:-}}" ]' in runs(job)[0]
+        assert "circleci-agent step halt" in runs(job)[0]
+        # ... and may retrain and push: the DVC remote's credentials too.
+        assert setup_of(job)["dvc"] is True
+        assert bool(setup_of(job).get("aws")) == given["uses_aws"]
+        if given["deploy_target"] == "docker_compose":
+            assert "add_ssh_keys" in steps(job)
+            assert any("DOCKER_HOST=ssh://$DEPLOY_HOST" in c for c in runs(job))
+        if given["deploy_target"] == "kubernetes":
+            assert job["environment"]["KUBECONFIG"] == "/tmp/kubeconfig"
+        if given["deploy_cloud"] == "gcp":
+            assert setup_of(job).get("gcp") or given["data_store"] == "gcs"
+        if given["deploy_cloud"] == "aws" and given.get("s3_endpoint_url"):
+            # The remote's keys go to DVC's local config, out of the role's way.
+            keys = next(c for c in runs(job) if "dvc remote modify --local" in c)
+            assert "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY" in keys
     assert cfg["parameters"]["retrain"] == {"type": "boolean", "default": False}
     # The schedule itself is set in Project Settings > Triggers: the README gives it.
     readme = (project / "README.md").read_text()
@@ -223,8 +267,10 @@ def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> 
     on_s3 = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
     for name, job in cfg["jobs"].items():
         targets = {target for target, _ in make_calls(job)}
-        needs_aws = (on_s3 and bool(targets & {"pipeline", "push"})) or (
-            given["deploy_target"] == "aws_ecs" and bool(targets & {"build", "deploy"})
+        needs_aws = (
+            (on_s3 and bool(targets & {"pipeline", "push"}))
+            or (given["deploy_cloud"] == "aws" and bool(targets & {"build", "deploy"}))
+            or "monitor" in targets
         )
         assert bool((setup_of(job) or {}).get("aws")) == needs_aws, name
     assert "AWS_SECRET_ACCESS_KEY:" not in text

@@ -13,7 +13,9 @@ import yaml
 
 from conftest import (
     COMBINATIONS,
+    DATA_CLOUDS,
     STAGES,
+    TARGET_CLOUDS,
     TEMPLATE,
     TOOLS,
     VARIANTS,
@@ -47,6 +49,18 @@ MR = [
     # Merge request pipelines run on the merge request's ref, not on a branch.
     "--unset-variable=CI_COMMIT_BRANCH",
 ]
+# The CI/CD variable that turns on the jobs reaching the service, once it is configured.
+SWITCH = {
+    "docker_compose": "DEPLOY_HOST=deploy@example.com",
+    "kubernetes": "KUBECONFIG_DATA=YXBpVmVyc2lvbjogdjEK",
+    "aws_ecs": "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ml-project-ci",
+    "aws_sagemaker": "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ml-project-ci",
+    "gcp_cloud_run": "GCP_WORKLOAD_IDENTITY_PROVIDER=projects/1/locations/global/"
+    "workloadIdentityPools/ci/providers/gitlab",
+    "azure_container_apps": "AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000001",
+}
+# The hidden job that logs in to each cloud.
+CLOUD_JOB = {"aws": ".aws", "gcp": ".gcp", "azure": ".azure"}
 
 
 def gcl_env(**extra: str) -> dict[str, str]:
@@ -103,7 +117,16 @@ def jobs_when(repo: Path, *args: str) -> dict[str, str]:
 
 
 def make_calls(job: dict) -> list[str]:
-    return [line for line in job["script"] if line.startswith("make ")]
+    """The stage's make calls; docker's login to the registry is setup, not a stage."""
+    return [
+        line
+        for line in job["script"]
+        if line.startswith("make ") and not line.startswith("make registry-login")
+    ]
+
+
+def switch(project: Path) -> str:
+    return "--variable=" + SWITCH[answers(project)["deploy_target"]]
 
 
 def test_gitlab_accepts_the_schema(project: Path) -> None:
@@ -130,25 +153,20 @@ def test_a_branch_runs_only_through_its_merge_request(repo: Path) -> None:
 
 
 def test_main_checks_then_releases_with_production_by_hand(repo: Path, project: Path) -> None:
-    configured = {
-        "docker_compose": "DEPLOY_HOST=deploy@example.com",
-        "kubernetes": "KUBECONFIG_DATA=YXBpVmVyc2lvbjogdjEK",
-    }.get(
-        answers(project)["deploy_target"],
-        "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ml-project-ci",
-    )
     expected = dict.fromkeys(PR_JOBS + RELEASE_JOBS, "on_success") | {
         stage["name"]: "manual" for stage in STAGES.release_stages if stage["approval"]
     }
-    assert jobs_when(repo, f"--variable={configured}") == expected
+    assert jobs_when(repo, switch(project)) == expected
     # Unconfigured, the release jobs that need a Docker host or AWS are left out.
     unconfigured = jobs_when(repo)
     assert set(PR_JOBS) <= set(unconfigured) and "staging" not in unconfigured
 
 
-def test_the_schedule_only_retrains(repo: Path, project: Path, expanded: dict) -> None:
+def test_the_schedule_only_monitors(repo: Path, project: Path, expanded: dict) -> None:
     source = "--variable=CI_PIPELINE_SOURCE=schedule"
-    assert jobs_when(repo, source) == dict.fromkeys(RETRAIN_JOBS, "on_success")
+    assert jobs_when(repo, source, switch(project)) == dict.fromkeys(RETRAIN_JOBS, "on_success")
+    # Until the service is configured there is nothing to read: a schedule runs no job.
+    assert jobs_when(repo, source) == {}
     calls = [call for name in RETRAIN_JOBS for call in make_calls(expanded[name])]
     assert calls == [f"make {target}" for target in STAGES.retrain_targets]
     cron = answers(project)["retrain_schedule"]
@@ -208,9 +226,7 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
         assert make_calls(job) == [
             f'make {target}{env} REGISTRY="$REGISTRY" TAG="$TAG"' for target in stage["targets"]
         ]
-        condition = {"docker_compose": "$DEPLOY_HOST", "kubernetes": "$KUBECONFIG_DATA"}.get(
-            deploy, "$AWS_ROLE_ARN"
-        )
+        condition = "$" + SWITCH[deploy].split("=")[0]
         condition = condition if stage["env"] or not own_registry else ""
         (rule,) = job["rules"]
         assert rule["if"] == " && ".join(filter(None, [ON_MAIN, condition]))
@@ -242,14 +258,25 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
         else:
             # REGISTRY is a CI/CD variable from `terraform output ci_variables`.
             assert "REGISTRY" not in job["variables"]
+            on_aws = TARGET_CLOUDS[deploy] == "aws"
             assert login == (
                 []
-                if stage["env"]
+                if stage["env"] or not on_aws
                 else [
                     "uv tool run --from awscli aws ecr get-login-password"
                     ' | docker login --username AWS --password-stdin "$REGISTRY"'
                 ]
             )
+            # Artifact Registry and ACR: the project's own login, with the job's credentials.
+            logins = [line for line in job["script"] if line.startswith("make registry-login")]
+            if on_aws or stage["env"]:
+                assert logins == []
+            else:
+                assert logins == ['make registry-login REGISTRY="$REGISTRY"']
+                script = job["script"]
+                assert script.index(logins[0]) + 1 == script.index(
+                    'make build REGISTRY="$REGISTRY" TAG="$TAG"'
+                )
 
 
 def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
@@ -260,9 +287,11 @@ def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
         job = expanded[name]
         release = next((s for s in STAGES.release_stages if s["name"] == name), None)
-        needs_aws = dvc_on_aws
+        service_on_aws = TARGET_CLOUDS.get(given["deploy_target"]) == "aws"
+        # The scheduled job reads the service's inputs as well as the DVC remote.
+        needs_aws = dvc_on_aws or (name in RETRAIN_JOBS and service_on_aws)
         if release:
-            needs_aws = given["deploy_target"] == "aws_ecs" or (not release["env"] and dvc_on_aws)
+            needs_aws = service_on_aws or (not release["env"] and dvc_on_aws)
         assert ("AWS_ID_TOKEN" in job.get("id_tokens", {})) == needs_aws, name
         if needs_aws:
             assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}
@@ -272,6 +301,53 @@ def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
             assert token_file.startswith("/tmp/")
             assert job["variables"]["AWS_REGION"] == given["aws_region"]
             assert "AWS_ROLE_ARN" not in job["variables"]  # a CI/CD variable, never rendered
+
+
+def test_google_cloud_and_azure_are_reached_through_gitlab_oidc_where_needed(
+    expanded: dict, project: Path
+) -> None:
+    given = answers(project)
+    service = TARGET_CLOUDS.get(given["deploy_target"], "")
+    dvc = "" if given.get("s3_endpoint_url") else DATA_CLOUDS.get(given["data_store"], "")
+    tokens = {"gcp": "GCP_ID_TOKEN", "azure": "AZURE_ID_TOKEN"}
+    for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
+        job = expanded[name]
+        release = next((s for s in STAGES.release_stages if s["name"] == name), None)
+        if release:
+            cloud = service or ("" if release["env"] else dvc)
+        else:
+            # Merge requests reach the DVC remote; the schedule also reads the service.
+            cloud = dvc or (service if name in RETRAIN_JOBS else "")
+        for each, token in tokens.items():
+            assert (token in job.get("id_tokens", {})) == (cloud == each), f"{name}: {each}"
+        if cloud == "gcp":
+            assert job["variables"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/tmp/gcp-credentials.json"
+        if cloud == "azure":
+            assert job["id_tokens"]["AZURE_ID_TOKEN"] == {"aud": "api://AzureADTokenExchange"}
+            assert job["variables"]["AZURE_FEDERATED_TOKEN_FILE"].startswith("/tmp/")
+        if cloud in tokens:
+            script = job["before_script"]
+            login = next(i for i, line in enumerate(script) if f"${tokens[cloud]}" in line)
+            assert login < script.index("make install"), name
+
+
+def test_the_schedule_accesses_production_without_deploying(expanded: dict, project: Path) -> None:
+    deploy = answers(project)["deploy_target"]
+    for stage in STAGES.retrain_stages:
+        job = expanded[stage["name"]]
+        # Production's scoped variables (kubeconfig, Docker host), no deployment recorded.
+        assert job["environment"] == {"name": stage["env"], "action": "access"}
+        assert job["interruptible"] is False
+        assert job["artifacts"]["paths"] == ["reports/"]  # reports/drift.json
+        if deploy == "docker_compose":
+            assert job["variables"]["DOCKER_HOST"] == "ssh://$DEPLOY_HOST"
+            assert 'install -m 600 "$DEPLOY_SSH_KEY" ~/.ssh/deploy_key' in job["before_script"]
+        if deploy == "kubernetes":
+            assert job["variables"]["KUBECONFIG"] == "/tmp/kubeconfig"
+            assert (
+                'printf \'%s\' "$KUBECONFIG_DATA" | base64 --decode > "$KUBECONFIG"'
+                in (job["before_script"])
+            )
 
 
 def test_no_secret_value_is_rendered(project: Path) -> None:

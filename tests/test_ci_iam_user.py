@@ -8,10 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import hcl2
 import pytest
 
 from conftest import offered
+from terraform_hcl import Module
 
 VENDORS = [v for v in ("jenkins", "travis_ci", "azure_pipelines") if v in offered("ci_provider")]
 # Every combination that renders infra/aws, for each vendor.
@@ -40,30 +40,12 @@ def fullest_infra(request, render) -> Path:
     return render(ANSWER_SETS[request.param]) / "infra" / "aws"
 
 
-def unquote(node):
-    """The parsed HCL without python-hcl2's quotes and bookkeeping keys (__is_block__ ...)."""
-    if isinstance(node, dict):
-        return {unquote(k): unquote(v) for k, v in node.items() if not str(k).startswith("__")}
-    if isinstance(node, list):
-        return [unquote(v) for v in node]
-    if isinstance(node, str) and len(node) >= 2 and node[0] == node[-1] == '"':
-        return node[1:-1]
-    return node
-
-
 def blocks(infra: Path) -> dict[str, dict]:
     """resource/data blocks by "type.name", and outputs by name, over every .tf file."""
-    found: dict[str, dict] = {}
-    for path in infra.glob("*.tf"):
-        with path.open() as handle:
-            parsed = unquote(hcl2.load(handle))
-        for kind in ("resource", "data"):
-            for entry in parsed.get(kind, []):
-                for type_, named in entry.items():
-                    for name, body in named.items():
-                        found[f"{type_}.{name}"] = body
-        for entry in parsed.get("output", []):
-            found.update({f"output.{name}": body for name, body in entry.items()})
+    module = Module(infra)
+    found = {f"{type_}.{name}": body for (type_, name), body in module.typed("resource").items()}
+    found.update({f"{type_}.{name}": body for (type_, name), body in module.typed("data").items()})
+    found.update({f"output.{name}": body for name, body in module.named("output").items()})
     return found
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, TEMPLATE, VARIANTS, combo_id, run
+from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, TEMPLATE, VARIANTS, clouds, combo_id, run
 
 NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
 
@@ -20,7 +20,9 @@ ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "jenk
     "s3-compatible-compose": {**VARIANTS["s3-compatible"], "ci_provider": "jenkins"},
     "custom-schedule": {"ci_provider": "jenkins", "retrain_schedule": "*/30 2-4 1,15 * 1-5"},
 }
-MAKE = re.compile(r"\bmake ([a-z]+)(.*?)'*\)*$")
+MAKE = re.compile(r"\bmake ([a-z-]+)(.*?)'*\)*$")
+# Setup, not stages: the environment, and docker's login to a Google Cloud or Azure registry.
+SETUP_TARGETS = {"install", "registry-login"}
 
 
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
@@ -53,7 +55,7 @@ class Stage:
         calls = []
         for line in self.body.splitlines():
             match = MAKE.search(line.strip())
-            if match and not line.strip().startswith("//") and match[1] != "install":
+            if match and not line.strip().startswith("//") and match[1] not in SETUP_TARGETS:
                 calls.append((match[1], match[2].strip()))
         return calls
 
@@ -128,7 +130,7 @@ def test_stages_run_the_stage_list_in_order(project: Path) -> None:
         ]
         assert child.make_calls() == expected, child.name
 
-    assert retrain.name == "Retrain"
+    assert retrain.name == "Monitor"
     assert [c.name for c in retrain.children] == [s["name"] for s in STAGES.retrain_stages]
     assert [t for c in retrain.children for t, _ in c.make_calls()] == STAGES.retrain_targets
 
@@ -195,26 +197,36 @@ def test_credentials_come_from_the_jenkins_store(project: Path) -> None:
     if given["data_store"] == "s3" and given.get("s3_endpoint_url"):
         expected |= {"dvc-remote-access-key-id", "dvc-remote-secret-access-key"}
     on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    if on_aws or given["deploy_target"] == "aws_ecs":
+    service_cloud = TARGET_CLOUDS.get(given["deploy_target"], "")
+    if on_aws or service_cloud == "aws":
         expected |= {"aws-ci-access-key-id", "aws-ci-secret-access-key"}
         assert f"AWS_REGION = '{given['aws_region']}'" in text
         assert 'aws sts assume-role --role-arn "$AWS_ROLE_ARN"' in text
         assert "return '''set +x\n" in text  # the role's credentials stay out of the log
     else:
         assert "asCiRole" not in text and "AWS_ROLE_ARN" not in text
-    if given["data_store"] == "azure_blob":
+    if "azure" in clouds(given):
         expected |= {"azure-client-id", "azure-tenant-id", "azure-client-secret"}
-    if given["data_store"] == "gcs":
+    if "gcp" in clouds(given):
         expected |= {"gcp-ci-key"}  # the service account key, a Secret file credential
     if given["deploy_target"] == "docker_compose":
         expected |= {"registry"}
-        assert text.count("sshagent(credentials: ['deploy-ssh-key'])") == 2
+        # The production deploy and the scheduled drift check reach the Docker host.
+        agents = re.findall(r"sshagent\(credentials: \[[^\]]*'deploy-ssh-key'\]\)", text)
+        assert len(agents) == 3
         assert 'DOCKER_HOST = "ssh://${env.DEPLOY_HOST}"' in text
     elif given["deploy_target"] == "kubernetes":
         expected |= {"registry", "kubeconfig"}
-        assert text.count("KUBECONFIG = credentials('kubeconfig')") == 2
-    else:
+        assert text.count("KUBECONFIG = credentials('kubeconfig')") == 3
+    elif service_cloud == "aws":
         assert "aws ecr get-login-password | docker login --username AWS" in text
+    else:
+        # Artifact Registry / ACR: the project's own login, right before the build.
+        login = """sh 'make registry-login REGISTRY="$REGISTRY"'"""
+        assert text.count(login) == 1
+        lines = [line.strip() for line in text.splitlines()]
+        build = """sh 'make build REGISTRY="$REGISTRY" TAG="$GIT_COMMIT"'"""
+        assert lines[lines.index(login) + 1] == build
     assert credentials == expected
 
 
@@ -229,3 +241,28 @@ def test_no_secret_is_in_the_file(project: Path) -> None:
             assert match[3].startswith("credentials('"), line
     # Secrets reach the shell through the environment, never through Groovy interpolation.
     assert not re.search(r'sh "[^"]*\$\{', text)
+
+
+def test_monitor_reads_production_once_it_is_configured(project: Path) -> None:
+    given = answers(project)
+    monitor = pipeline(project).children[2]
+    switch = {"docker_compose": "DEPLOY_HOST"}.get(given["deploy_target"], "REGISTRY")
+    if TARGET_CLOUDS.get(given["deploy_target"]) == "aws":
+        switch = "AWS_ROLE_ARN"
+        # The drift check reads the service's inputs with the CI role.
+        assert "sh asCiRole('make monitor')" in monitor.body
+    # A fresh repository's schedule stays green: nothing to read until it is configured.
+    assert f"expression {{ (env.{switch} ?: '') != '' }}" in monitor.section("when")
+    environment = monitor.section("environment")
+    for cloud, credential in {
+        "aws": "aws-ci-access-key-id",
+        "gcp": "gcp-ci-key",
+        "azure": "azure-client-id",
+    }.items():
+        assert (f"credentials('{credential}')" in environment) == (cloud in clouds(given))
+    if given["deploy_target"] == "kubernetes":
+        assert "KUBECONFIG = credentials('kubeconfig')" in environment
+    if given["deploy_target"] == "docker_compose":
+        assert 'DOCKER_HOST = "ssh://${env.DEPLOY_HOST}"' in environment
+    # The drift report (reports/drift.json) is kept with the build.
+    assert "archiveArtifacts artifacts: 'reports/**'" in monitor.section("post")

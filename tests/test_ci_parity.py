@@ -25,6 +25,7 @@ VENDOR_FILES = {
 }
 MAKE = re.compile(r"\bmake((?:\s+[a-z][a-z-]*)+)((?:\s+[A-Z_]+=\S+)*)")
 COMMENT = re.compile(r"^\s*(#|//)")
+SETUP_TARGETS = {"install", "registry-login"}
 
 EXPECTED = (
     [(target, None) for target in STAGES.pr_targets]
@@ -34,7 +35,8 @@ EXPECTED = (
 
 
 def make_calls(text: str) -> list[tuple[str, str | None]]:
-    """(target, ENV) for every `make` call outside comments; `install` is setup, not a stage."""
+    """(target, ENV) for every `make` call outside comments; `install` and `registry-login`
+    (docker's login before `make build`) are setup, not stages."""
     calls = []
     for line in text.splitlines():
         if COMMENT.match(line):
@@ -42,7 +44,7 @@ def make_calls(text: str) -> list[tuple[str, str | None]]:
         for targets, variables in MAKE.findall(line):
             env = re.search(r"\bENV=(\w+)", variables)
             for target in targets.split():
-                if target != "install":
+                if target not in SETUP_TARGETS:
                     calls.append((target, env.group(1) if env else None))
     return calls
 

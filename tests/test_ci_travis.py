@@ -1,7 +1,7 @@
 """The Travis CI adapter: the rendered .travis.yml passes Travis's schema, and its stages run
 the targets of includes/pipeline.jinja under the right conditions: pull requests and main,
-releases on pushes to main, production only in a build started by hand, retraining in cron
-builds; full history, caches, and no secret in the file."""
+releases on pushes to main, production only in a build started by hand, the monitor (drift
+check, retraining on drift) in cron builds; full history, caches, and no secret in the file."""
 
 import re
 from pathlib import Path
@@ -9,17 +9,26 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, VARIANTS, combo_id, run, tool
+from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
 
 ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "travis_ci"} | {
     "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"}
     | {"deploy_target": "aws_ecs"},
+    "s3-compatible-sagemaker": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"}
+    | {"deploy_target": "aws_sagemaker"},
     "s3-compatible-compose": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"},
     "python-3.13": {**VARIANTS["python-3.13"], "ci_provider": "travis_ci"},
     "custom-schedule": {"ci_provider": "travis_ci", "retrain_schedule": "15 4 1 * *"},
 }
 MAKE = re.compile(r"^make ([a-z]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
+# The variable that turns releases and the monitor on, by the service's cloud.
+CLOUD_SWITCH = {
+    "aws": "AWS_ROLE_ARN",
+    "gcp": "GCP_SERVICE_ACCOUNT_KEY_BASE64",
+    "azure": "AZURE_CLIENT_SECRET",
+}
+REGISTRY_LOGIN = 'make registry-login REGISTRY="$REGISTRY" || travis_terminate 1'
 # Travis offers these cron intervals only; the README maps the answer to the nearest.
 INTERVALS = {
     "0 3 * * 1": "weekly",
@@ -35,7 +44,9 @@ def project(request, render) -> Path:
 
 
 def answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
+    return given
 
 
 def travis(project: Path) -> dict:
@@ -47,7 +58,8 @@ def jobs(project: Path) -> list[dict]:
 
 
 def make_calls(job: dict) -> list[tuple[str, str]]:
-    calls = [MAKE.match(command) for command in job["script"]]
+    """(target, variables) of each stage target: docker's registry login is setup."""
+    calls = [MAKE.match(command) for command in job["script"] if command != REGISTRY_LOGIN]
     return [(m[1], m[2].strip()) for m in calls if m]
 
 
@@ -102,14 +114,17 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
     given = answers(project)
     config = travis(project)
     on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    uses_aws = on_aws or given["deploy_target"] == "aws_ecs"
+    service_on_aws = given["deploy_cloud"] == "aws"
+    uses_aws = on_aws or service_on_aws
     assert (f"AWS_REGION={given.get('aws_region')}" in config["env"]["global"]) == uses_aws
     for job in jobs(project):
         script = job["script"]
         assume = [c for c in script if "aws sts assume-role" in c]
         targets = [t for t, _ in make_calls(job)]
-        needs_role = (on_aws and {"pipeline", "push"} & set(targets)) or (
-            given["deploy_target"] == "aws_ecs" and {"build", "deploy"} & set(targets)
+        needs_role = (
+            (on_aws and {"pipeline", "push"} & set(targets))
+            or (service_on_aws and {"build", "deploy"} & set(targets))
+            or (uses_aws and "monitor" in targets)
         )
         assert len(assume) == bool(needs_role), job["stage"]
         if assume:
@@ -120,14 +135,25 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
                 if (m := MAKE.match(c))
                 and (
                     (on_aws and m[1] in ("pipeline", "push"))
-                    or (given["deploy_target"] == "aws_ecs" and m[1] in ("build", "deploy"))
+                    or (service_on_aws and m[1] in ("build", "deploy"))
+                    or m[1] == "monitor"
                 )
             )
             assert script.index(assume[0]) < first
             assert '"$CI_AWS_ACCESS_KEY_ID"' in assume[0] and '"$AWS_ROLE_ARN"' in assume[0]
-        if given["deploy_target"] == "aws_ecs" and {"build", "deploy"} & set(targets):
+        if service_on_aws and {"build", "deploy"} & set(targets):
             login = "aws ecr get-login-password | docker login --username AWS --password-stdin"
             assert f'{login} "$REGISTRY"' in script
+        if given["deploy_cloud"] in ("gcp", "azure"):
+            # Docker logs in with the Makefile's registry-login just before the build only.
+            if "build" in targets:
+                assert script[script.index(REGISTRY_LOGIN) + 1].startswith("make build ")
+            else:
+                assert REGISTRY_LOGIN not in script
+    if given["deploy_cloud"] == "gcp":
+        # The service account key, for every job (the Google client libraries read it).
+        install = "\n".join(config["install"])
+        assert "export GOOGLE_APPLICATION_CREDENTIALS=/tmp/gcp-ci-key.json" in install
     release = jobs(project)[1:-1]
     if given["deploy_target"] == "docker_compose":
         for job, stage in zip(release, STAGES.release_stages, strict=True):
@@ -136,15 +162,27 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
                 assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in job["before_script"]
 
 
-def test_release_jobs_skip_until_their_settings_exist(project: Path) -> None:
-    target = answers(project)["deploy_target"]
-    for job, stage in zip(jobs(project)[1:-1], STAGES.release_stages, strict=True):
+def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: Path) -> None:
+    given = answers(project)
+    target = given["deploy_target"]
+    release = zip(jobs(project)[1:], [*STAGES.release_stages, *STAGES.retrain_stages], strict=True)
+    for job, stage in release:
+        # The monitor reads production: it needs what a production deploy needs.
+        env = stage.get("env")
         variable = {
-            "docker_compose": "DEPLOY_HOST" if stage["env"] else "REGISTRY",
-            "kubernetes": "KUBECONFIG_DATA" if stage["env"] else "REGISTRY",
-        }.get(target, "AWS_ROLE_ARN")
+            "docker_compose": "DEPLOY_HOST" if env else "REGISTRY",
+            "kubernetes": "KUBECONFIG_DATA" if env else "REGISTRY",
+        }.get(target) or CLOUD_SWITCH[given["deploy_cloud"]]
         assert job["before_script"][0].startswith(f'test -n "${variable}" || ')
         assert job["before_script"][0].endswith("travis_terminate 0; }")
+    monitor = jobs(project)[-1]
+    if target == "docker_compose":
+        assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in monitor["before_script"]
+    elif target == "kubernetes":
+        assert "export KUBECONFIG=/tmp/kubeconfig" in monitor["before_script"]
+    elif given["deploy_cloud"] == "aws" and given.get("s3_endpoint_url"):
+        # The remote's keys go to DVC's local config before the role replaces them.
+        assert any("dvc remote modify --local" in c for c in monitor["before_script"])
 
 
 def test_no_secret_is_in_the_file(project: Path) -> None:

@@ -66,7 +66,7 @@ def test_github_actions_log_in_by_oidc_where_the_remote_is_used(render):
             steps = job.get("steps", [])
             runs = " ".join(s.get("run", "") for s in steps)
             auth = [s for s in steps if s.get("uses", "").startswith("google-github-actions/")]
-            reaches_remote = "make pipeline" in runs or "make push" in runs
+            reaches_remote = any(f"make {t}" in runs for t in ("pipeline", "push", "monitor"))
             assert bool(auth) == reaches_remote, (name, job_name)
             if auth:
                 assert auth[0]["with"] == {
@@ -87,13 +87,17 @@ def test_gitlab_jobs_that_reach_the_remote_trade_an_id_token(render):
     config = yaml.safe_load(
         (render(ANSWER_SETS["gitlab_ci"]) / ".gitlab-ci.yml").read_text().replace("!reference", "")
     )
-    pipeline = config[".pipeline"]
-    assert pipeline["id_tokens"] == {"GCP_ID_TOKEN": {"aud": "https://gitlab.com"}}
-    assert pipeline["variables"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/tmp/gcp-credentials.json"
-    for job in ("train", "package", "retrain"):
-        bases = config[job]["extends"]
-        bases = [bases] if isinstance(bases, str) else bases
-        assert ".pipeline" in bases or ".checks" in bases, job
+    gcp = config[".gcp"]
+    assert gcp["id_tokens"] == {"GCP_ID_TOKEN": {"aud": "https://gitlab.com"}}
+    assert gcp["variables"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/tmp/gcp-credentials.json"
+
+    def bases(job: str) -> set[str]:
+        extends = config[job].get("extends", [])
+        names = {extends} if isinstance(extends, str) else set(extends)
+        return names | {base for name in names for base in bases(name)}
+
+    for job in ("train", "package", "monitor"):
+        assert ".gcp" in bases(job), job
 
 
 def test_circleci_jobs_that_run_the_pipeline_use_the_oidc_token(render):
@@ -125,11 +129,13 @@ def bitbucket_steps(project: Path) -> list[dict]:
 def test_bitbucket_steps_that_reach_the_remote_have_oidc(render):
     for step in bitbucket_steps(render(ANSWER_SETS["bitbucket_pipelines"])):
         script = "\n".join(step["script"])
-        reaches_remote = "make pipeline" in script or "make push" in script
+        calls = [script.find(f"make {t}") for t in ("pipeline", "push", "monitor")]
+        reaches_remote = max(calls) >= 0
         assert step.get("oidc", False) == reaches_remote, step["name"]
         assert ("$BITBUCKET_STEP_OIDC_TOKEN" in script) == reaches_remote, step["name"]
         if reaches_remote:
-            assert script.index("GOOGLE_APPLICATION_CREDENTIALS") < script.index("make pipeline")
+            first = min(call for call in calls if call >= 0)
+            assert script.index("GOOGLE_APPLICATION_CREDENTIALS") < first
 
 
 def test_credential_configuration_is_an_external_account_without_secret(render, tmp_path):

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, TEMPLATE, VARIANTS, combo_id, run, tool
+from conftest import (
+    COMBINATIONS,
+    STAGES,
+    TARGET_CLOUDS,
+    TEMPLATE,
+    VARIANTS,
+    clouds,
+    combo_id,
+    run,
+    tool,
+)
 
 ACTIONLINT = TEMPLATE / ".ci" / "tools" / "actionlint"
 
@@ -21,7 +31,14 @@ ANSWER_SETS = {
 
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 PIN_LINE = re.compile(r"uses: (\S+)  # v\d+\.\d+\.\d+$")
-MAKE = re.compile(r"^make (\w+)(.*)$")
+MAKE = re.compile(r"^make ([\w-]+)(.*)$")
+# Setup, not stages: the environment, and docker's login to a Google Cloud or Azure registry.
+SETUP_TARGETS = {"install", "registry-login"}
+CLOUD_LOGIN = {
+    "aws": "aws-actions/configure-aws-credentials",
+    "gcp": "google-github-actions/auth",
+    "azure": "azure/login",
+}
 # What a job may be granted beyond `contents: read`, and why.
 ALLOWED_WRITES = {
     "id-token": "OIDC to AWS",
@@ -52,9 +69,9 @@ def steps(job: dict) -> list[dict]:
 
 
 def make_calls(job: dict) -> list[tuple[str, str]]:
-    """(target, arguments) of every `make` step of a job, `make install` (setup) excluded."""
+    """(target, arguments) of every `make` step of a job, setup targets excluded."""
     calls = [MAKE.match(step["run"]) for step in steps(job) if "run" in step]
-    return [(m[1], m[2].strip()) for m in calls if m and m[1] != "install"]
+    return [(m[1], m[2].strip()) for m in calls if m and m[1] not in SETUP_TARGETS]
 
 
 def uses_action(job: dict, action: str) -> bool:
@@ -199,20 +216,22 @@ def test_the_dvc_remote_is_reached_the_way_the_data_store_needs(project: Path) -
     given = answers(project)
     on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
     on_keys = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
+    # The scheduled job also logs in where the service runs, to read its inputs.
+    service_on_aws = TARGET_CLOUDS.get(given["deploy_target"]) == "aws"
     for name in ("ci.yml", "retrain.yml"):
         for job in load(project, name)["jobs"].values():
             if not make_calls(job):
                 continue
             login = [s for s in steps(job) if s.get("uses", "").startswith("aws-actions/configure")]
-            assert bool(login) == on_aws, name
+            assert bool(login) == (on_aws or (name == "retrain.yml" and service_on_aws)), name
             if login:
                 assert login[0]["with"] == {
                     "role-to-assume": "${{ vars.AWS_ROLE_ARN }}",
                     "aws-region": given["aws_region"],
                 }
                 order = [s.get("uses", s.get("run", "")) for s in steps(job)]
-                assert order.index(login[0]["uses"]) < order.index("make pipeline")
-            keys = job.get("env", {})
+                assert order.index(login[0]["uses"]) < order.index(f"make {make_calls(job)[0][0]}")
+            keys = {k: v for k, v in job.get("env", {}).items() if k.startswith("AWS_")}
             assert bool(keys) == on_keys, name
             if keys:
                 assert keys == {
@@ -275,6 +294,57 @@ def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path
                 (deploy,) = [s for s in job["steps"] if "make deploy" in s.get("run", "")]
                 assert deploy["if"] == "steps.kubeconfig.outputs.ready == 'true'"
         else:
-            assert uses_action(job, "aws-actions/amazon-ecr-login")
-            assert uses_action(job, "aws-actions/configure-aws-credentials")
-            assert "packages" not in writes
+            cloud = TARGET_CLOUDS[given["deploy_target"]]
+            assert uses_action(job, CLOUD_LOGIN[cloud]) and "packages" not in writes
+            # Releases wait for the CI identity that Terraform prints.
+            switch = {"aws": "AWS_ROLE_ARN", "gcp": "GCP_WORKLOAD_IDENTITY_PROVIDER"}.get(
+                cloud, "AZURE_CLIENT_ID"
+            )
+            assert job.get("if") == (None if stage["env"] else f"vars.{switch} != ''")
+            runs = [s.get("run", "").split(" ")[:2] for s in steps(job)]
+            if cloud == "aws":
+                # ECR: the login action logs docker in and names the registry.
+                assert uses_action(job, "aws-actions/amazon-ecr-login")
+                assert ["make", "registry-login"] not in runs
+                continue
+            # Artifact Registry or ACR: the REGISTRY variable, docker logged in by the
+            # project's own `make registry-login` with the job's cloud credentials.
+            for step in steps(job):
+                if step.get("run", "").startswith("make ") and step["run"] != "make install":
+                    assert step["env"]["REGISTRY"] == "${{ vars.REGISTRY }}"
+            if "build" in stage["targets"]:
+                assert runs.index(["make", "registry-login"]) == runs.index(["make", "build"]) - 1
+            else:
+                assert ["make", "registry-login"] not in runs
+            if cloud == "azure" and stage["env"]:
+                assert job["env"]["AZURE_SUBSCRIPTION_ID"] == "${{ vars.AZURE_SUBSCRIPTION_ID }}"
+
+
+def test_monitor_reads_production_with_the_credentials_of_a_production_deploy(
+    project: Path,
+) -> None:
+    given = answers(project)
+    (job,) = load(project, "retrain.yml")["jobs"].values()
+    # No `environment:`: the production reviewers would hold every scheduled run.
+    assert "environment" not in job
+    for cloud, action in CLOUD_LOGIN.items():
+        assert uses_action(job, action) == (cloud in clouds(given)), action
+    target = given["deploy_target"]
+    (monitor,) = [s for s in steps(job) if s.get("run") == "make monitor"]
+    if target == "docker_compose":
+        assert job["if"] == "vars.DEPLOY_HOST != ''"
+        assert job["env"]["DOCKER_HOST"] == "ssh://${{ vars.DEPLOY_HOST }}"
+        key = next(s for s in steps(job) if s.get("name") == "Load the deploy key")
+        assert key["env"]["DEPLOY_SSH_KEY"] == "${{ secrets.DEPLOY_SSH_KEY }}"
+    elif target == "kubernetes":
+        # Without the kubeconfig there is no cluster to read: the check is skipped.
+        kubeconfig = next(s for s in steps(job) if s.get("id") == "kubeconfig")
+        assert kubeconfig["env"] == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG_DATA }}"}
+        assert monitor["if"] == "steps.kubeconfig.outputs.ready == 'true'"
+    else:
+        assert job["if"].startswith("vars.") and "if" not in monitor
+    if target == "azure_container_apps":
+        assert job["env"]["AZURE_SUBSCRIPTION_ID"] == "${{ vars.AZURE_SUBSCRIPTION_ID }}"
+    # The drift report (reports/drift.json) is kept with the run.
+    upload = next(s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "reports/"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from docker_engine import engine, ensure_base_image
 
 from conftest import run
+from docker_engine import engine, ensure_base_image
 
 pytestmark = pytest.mark.e2e
 

@@ -88,7 +88,7 @@ def test_only_the_chosen_options_render_their_files(project: Path) -> None:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     deploy = answers["deploy_target"]
     assert sorted(p.name for p in (project / "deploy").glob("*.py")) == sorted(
-        ["rollout.py", f"{deploy}.py"]
+        ["rollout.py", "inputs.py", f"{deploy}.py"]
     )
     assert (project / "compose.yaml").exists() == (deploy == "docker_compose")
     infra = {p.name for p in (project / "infra").glob("*")}

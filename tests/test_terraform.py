@@ -8,16 +8,12 @@ types are checked against a list taken from the AWS provider documentation inste
 """
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import copier
-import hcl2
 import pytest
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[1]
+from terraform_hcl import Module, plan, variables_module
 
 COMBOS = {
     "s3_compose": {"data_store": "s3", "deploy_target": "docker_compose"},
@@ -34,8 +30,6 @@ COMBOS = {
     "minio_compose": {"data_store": "s3", "s3_endpoint_url": "http://minio.example.com:9000"},
     "default": {},
 }
-# project_slug (and image_name, which is the slug) is computed, so it is not in the answers file.
-SLUGS = {"s3_ecs": "fraud-model"}
 WITH_INFRA = ["s3_compose", "local_ecs", "s3_ecs"]
 WITH_BUCKET = ["s3_compose", "s3_ecs"]
 WITH_ECS = ["local_ecs", "s3_ecs"]
@@ -76,73 +70,16 @@ DOCUMENTED_TYPES = {
 }
 
 
-def unquote(value):
-    """python-hcl2 keeps the quotes of strings and labels ("\\"x\\""); drop them."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
-def clean(node):
-    """The parsed HCL without quotes around strings and labels, and without the parser's
-    bookkeeping keys (__is_block__, __comments__)."""
-    if isinstance(node, dict):
-        return {unquote(k): clean(v) for k, v in node.items() if not k.startswith("__")}
-    if isinstance(node, list):
-        return [clean(v) for v in node]
-    return unquote(node)
-
-
-class Module:
-    """The blocks of one Terraform module directory, merged over its .tf files."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.files = sorted(directory.glob("*.tf"))
-        self.text = "\n".join(f.read_text() for f in self.files)
-        self.blocks: dict[str, list] = {}
-        for file in self.files:
-            with file.open() as handle:
-                for kind, entries in clean(hcl2.load(handle)).items():
-                    self.blocks.setdefault(kind, []).extend(entries)
-
-    def named(self, kind: str) -> dict:
-        """variable/output/module blocks by name."""
-        return {name: body for entry in self.blocks.get(kind, []) for name, body in entry.items()}
-
-    def typed(self, kind: str) -> dict:
-        """resource/data blocks by (type, name)."""
-        return {
-            (type_, name): body
-            for entry in self.blocks.get(kind, [])
-            for type_, named in entry.items()
-            for name, body in named.items()
-        }
-
-    def resource(self, type_: str, name: str) -> dict:
-        return self.typed("resource")[(type_, name)]
-
-
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("terraform")
-    for name, data in COMBOS.items():
-        copier.run_copy(
-            str(TEMPLATE),
-            root / name,
-            data=data,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",  # this commit, not the latest release tag
-        )
-    return {name: root / name for name in COMBOS}
+def rendered(render) -> dict[str, Path]:
+    return {name: render(data) for name, data in COMBOS.items()}
 
 
 def answers(project: Path) -> dict:
     """The stored answers, with the computed values the checks need."""
     given = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    slug = SLUGS.get(project.name, "ml-project")
+    # project_slug (and image_name, which is the slug) is computed, so it is not stored.
+    slug = re.sub("[^a-z0-9]+", "-", given["project_name"].lower()).strip("-")
     return {**given, "project_slug": slug, "image_name": slug, "service_port": 8000}
 
 
@@ -242,29 +179,9 @@ BAD_VALUES = {
 
 @pytest.fixture(scope="module")
 def variables_only(rendered, tmp_path_factory) -> Path:
-    """variables.tf of the fullest combination alone: Terraform evaluates its validation
-    blocks without any provider, so this runs offline."""
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not installed")
-    directory = tmp_path_factory.mktemp("variables")
-    shutil.copy(rendered["s3_ecs"] / "infra" / "aws" / "variables.tf", directory)
-    subprocess.run(
-        [terraform, "init", "-backend=false", "-no-color"],
-        cwd=directory,
-        check=True,
-        capture_output=True,
-    )
-    return directory
-
-
-def plan(directory: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["terraform", "plan", "-input=false", "-no-color", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-    )
+    """variables.tf of the fullest combination alone."""
+    variables = rendered["s3_ecs"] / "infra" / "aws" / "variables.tf"
+    return variables_module(tmp_path_factory.mktemp("variables"), variables)
 
 
 def test_default_variables_are_valid(variables_only):

@@ -9,15 +9,11 @@ Provider schemas cannot be downloaded here, so `terraform validate` cannot run: 
 types are checked against a list taken from the azurerm 5.x and azuread 3.x documentation.
 """
 
-import shutil
-import subprocess
 from pathlib import Path
 
-import copier
 import pytest
-from test_terraform import Module
 
-TEMPLATE = Path(__file__).resolve().parents[1]
+from terraform_hcl import Module, plan, variables_module
 
 COMBOS = {
     "github": {"data_store": "azure_blob"},
@@ -56,19 +52,8 @@ DOCUMENTED_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("terraform-azure")
-    for name, data in COMBOS.items():
-        copier.run_copy(
-            str(TEMPLATE),
-            root / name,
-            data=data,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
-    return {name: root / name for name in COMBOS}
+def rendered(render) -> dict[str, Path]:
+    return {name: render(data) for name, data in COMBOS.items()}
 
 
 def azure(project: Path) -> Module:
@@ -215,22 +200,13 @@ def test_outputs_give_the_ci_settings(rendered, combo):
 
 @pytest.fixture(scope="module")
 def variables_only(rendered, tmp_path_factory) -> Path:
-    """variables.tf and the vendor's variables alone: Terraform evaluates their validation
-    blocks without any provider, so this runs offline."""
-    if shutil.which("terraform") is None:
-        pytest.skip("terraform is not installed")
-    directory = tmp_path_factory.mktemp("azure-variables")
-    shutil.copy(rendered["pipelines"] / "infra" / "azure" / "variables.tf", directory)
-    # Only the variable blocks of the vendor's file (its resource needs the provider).
-    text = (rendered["pipelines"] / "infra" / "azure" / "ci_azure_pipelines.tf").read_text()
-    (directory / "ci_variables.tf").write_text(text.split('resource "')[0])
-    subprocess.run(
-        ["terraform", "init", "-backend=false", "-no-color"],
-        cwd=directory,
-        check=True,
-        capture_output=True,
+    """variables.tf and the variables of the vendor's file alone."""
+    module = rendered["pipelines"] / "infra" / "azure"
+    return variables_module(
+        tmp_path_factory.mktemp("azure-variables"),
+        module / "variables.tf",
+        module / "ci_azure_pipelines.tf",
     )
-    return directory
 
 
 GOOD = [
@@ -248,15 +224,6 @@ BAD_VALUES = {
     "dvc_soft_delete_days": "400",
     "azure_devops_organization_id": "{abc}",
 }
-
-
-def plan(directory: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["terraform", "plan", "-input=false", "-no-color", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-    )
 
 
 def test_default_variables_are_valid(variables_only):

@@ -11,15 +11,13 @@ website/docs/r/<type>.html.markdown.
 """
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import hcl2
 import pytest
 import yaml
 
 from conftest import offered
+from terraform_hcl import Module, plan, variables_module
 
 VENDORS = offered("ci_provider")
 KEY_VENDORS = {"jenkins", "travis_ci", "azure_pipelines"}
@@ -63,44 +61,6 @@ ISSUERS = {
 }
 
 
-def unquote(node):
-    """The parsed HCL without python-hcl2's quotes and bookkeeping keys (__is_block__ ...)."""
-    if isinstance(node, dict):
-        return {unquote(k): unquote(v) for k, v in node.items() if not str(k).startswith("__")}
-    if isinstance(node, list):
-        return [unquote(v) for v in node]
-    if isinstance(node, str) and len(node) >= 2 and node[0] == node[-1] == '"':
-        return node[1:-1]
-    return node
-
-
-class Module:
-    """The blocks of infra/gcp, merged over its .tf files."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.files = sorted(p.name for p in directory.glob("*.tf"))
-        self.blocks: dict[str, list] = {}
-        for name in self.files:
-            with (directory / name).open() as handle:
-                for kind, entries in unquote(hcl2.load(handle)).items():
-                    self.blocks.setdefault(kind, []).extend(entries)
-
-    def named(self, kind: str) -> dict:
-        return {name: body for entry in self.blocks.get(kind, []) for name, body in entry.items()}
-
-    def resources(self) -> dict:
-        return {
-            (type_, name): body
-            for entry in self.blocks.get("resource", [])
-            for type_, named in entry.items()
-            for name, body in named.items()
-        }
-
-    def resource(self, type_: str, name: str) -> dict:
-        return self.resources()[(type_, name)]
-
-
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def vendor_project(request, render) -> tuple[str, Path]:
     return request.param, render(ANSWER_SETS[request.param])
@@ -115,20 +75,13 @@ def gcp(project: Path) -> Module:
     return Module(project / "infra" / "gcp")
 
 
-def terraform() -> str:
-    found = shutil.which("terraform")
-    if found is None:
-        pytest.skip("terraform is not installed")
-    return found
-
-
 # ------------------------------------------------------------------ which files exist
 
 
 def test_one_module_for_google_cloud_and_one_trust_file_per_vendor(vendor_project):
     vendor, project = vendor_project
     assert sorted(p.name for p in (project / "infra").iterdir()) == ["gcp"]
-    files = set(gcp(project).files)
+    files = set(gcp(project).names)
     assert {"versions.tf", "variables.tf", "outputs.tf", "main.tf", "ci.tf"} <= files
     assert {"dvc_bucket.tf", "registry.tf"} <= files
     trust = {f for f in files if f.startswith("ci_")}
@@ -188,30 +141,12 @@ BAD_VALUES = {
 
 @pytest.fixture(scope="module")
 def variables_only(custom_project, tmp_path_factory) -> Path:
-    """The variables of the custom render alone: Terraform evaluates their validation
-    blocks without any provider, so this runs offline."""
-    directory = tmp_path_factory.mktemp("gcp-variables")
+    """The variables of the custom render and of its vendor's file alone."""
     module = custom_project / "infra" / "gcp"
-    shutil.copy(module / "variables.tf", directory)
-    shutil.copy(module / "ci_gitlab_ci.tf", directory / "gitlab_variables.tf")
-    # Only the variable block of the vendor's file: its resource needs the provider.
-    text = (directory / "gitlab_variables.tf").read_text()
-    (directory / "gitlab_variables.tf").write_text(text[: text.index("resource ")])
-    subprocess.run(
-        [terraform(), "init", "-backend=false", "-no-color"],
-        cwd=directory,
-        check=True,
-        capture_output=True,
-    )
-    return directory
-
-
-def plan(directory: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [terraform(), "plan", "-input=false", "-no-color", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
+    return variables_module(
+        tmp_path_factory.mktemp("gcp-variables"),
+        module / "variables.tf",
+        module / "ci_gitlab_ci.tf",
     )
 
 

@@ -43,8 +43,21 @@ INVALID = {
     "unknown CI provider": ({"ci_provider": "teamcity"}, "github_actions"),
     "data on GCP, service on AWS": (
         {"data_store": "gcs", "deploy_target": "aws_ecs"},
-        "a project uses one cloud, so pick a deploy target on GCP or a cloud-neutral one",
+        "a project uses one cloud, so pick a deploy target on GCP (gcp_cloud_run)",
     ),
+    "data on AWS, service on Cloud Run": (
+        {"data_store": "s3", "deploy_target": "gcp_cloud_run"},
+        "deploy target on AWS (aws_ecs, aws_sagemaker) or a cloud-neutral",
+    ),
+    "data on GCP, service on Container Apps": (
+        {"data_store": "gcs", "deploy_target": "azure_container_apps"},
+        "runs on AZURE but data_store gcs keeps the data on GCP",
+    ),
+    "data on Azure, service on SageMaker": (
+        {"data_store": "azure_blob", "deploy_target": "aws_sagemaker"},
+        "(azure_container_apps) or a cloud-neutral",
+    ),
+    "unknown deploy target": ({"deploy_target": "heroku"}, "aws_sagemaker"),
     "data on Azure, service on AWS": (
         {"data_store": "azure_blob", "deploy_target": "aws_ecs"},
         "or a data store on AWS",

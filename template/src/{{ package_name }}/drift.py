@@ -4,7 +4,8 @@ A feature drifts when both tests agree: its population stability index (PSI) exc
 drift.max_psi, and the Kolmogorov-Smirnov test rejects "same distribution" at drift.ks_alpha
 shared out over the features (Bonferroni). One test alone raises false alarms on the few
 hundred records a service sees in a day. Thresholds are in params.yaml.
-Writes reports/drift.json and exits 1 on drift, so a scheduled job can retrain on it.
+Writes reports/drift.json and exits DRIFT_FOUND (3) on drift, so that `make monitor`
+retrains on drift only: a crash exits 1 (argparse errors 2), and fails the job instead.
 """
 
 import argparse
@@ -20,6 +21,8 @@ from . import config
 from .data import FEATURES
 
 DRIFT_REPORT = Path("reports/drift.json")
+# Distinct from 1 (an uncaught exception) and 2 (bad arguments): see the docstring.
+DRIFT_FOUND = 3
 
 
 def psi(reference: np.ndarray, recent: np.ndarray, bins: int) -> float:
@@ -48,7 +51,8 @@ def compare(reference: pd.DataFrame, recent: pd.DataFrame, limits: dict) -> dict
 
 
 def load_recent(path: Path) -> pd.DataFrame:
-    if not path.exists():
+    # `make inputs` writes an empty file when the service has recorded nothing yet.
+    if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(FEATURES))
     return pd.read_json(path, lines=True)
 
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     drifted = sorted(name for name, result in report.items() if result["drifted"])
     if drifted:
         print(f"drift in {len(drifted)} of {len(report)} features: {', '.join(drifted)}")
-        return 1
+        return DRIFT_FOUND
     print(f"no drift in {len(report)} features over {len(recent)} recent records")
     return 0
 

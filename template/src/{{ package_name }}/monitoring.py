@@ -2,6 +2,8 @@
 
 /metrics carries request counts and latencies per route and the distribution of the
 predictions; the input log (JSON lines) is what `make drift` compares with training data.
+It is a local file (INPUT_LOG) or, when INPUT_LOG_URL names a directory in a bucket
+(s3://, gs://, az://, any fsspec URL), chunk objects shipped there for `make inputs` to read.
 """
 
 import json
@@ -9,6 +11,8 @@ import logging
 import os
 import threading
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -77,3 +81,102 @@ class InputLog:
         except OSError as error:
             self._broken = True
             log.warning("input log %s is not writable, drift data is lost: %s", self.path, error)
+
+    def close(self) -> None:
+        """Nothing is buffered: every append is already in the file."""
+
+
+def chunk_name(now: datetime | None = None) -> str:
+    """<UTC time>-<random>.jsonl: names sort by time, and two replicas never collide."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.jsonl"
+
+
+class ShippedInputLog:
+    """Buffers records and writes them as one new chunk object per `chunk_records` records,
+    or every `flush_seconds` when traffic is low, and on close, under the fsspec URL `url`.
+
+    A background thread writes the chunks, so a slow or unreachable store never delays a
+    prediction. A chunk that cannot be written is dropped (the first failure of a streak is
+    logged), and the buffer is capped, so an outage costs drift data, never memory.
+    """
+
+    def __init__(self, url: str, chunk_records: int = 1000, flush_seconds: float = 300) -> None:
+        import fsspec  # only services that ship their log need it
+
+        self.url = url
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.root = root.rstrip("/")
+        self.chunk_records = chunk_records
+        self.flush_seconds = flush_seconds
+        self.max_pending = 10 * chunk_records
+        self._pending: list[str] = []
+        self._wake = threading.Condition()
+        self._closing = False
+        self._failing = False
+        self._dropped = 0
+        self._worker = threading.Thread(target=self._ship_forever, name="input-log", daemon=True)
+        self._worker.start()
+
+    def append(self, records: list[dict[str, float]]) -> None:
+        lines = [json.dumps(record) + "\n" for record in records]
+        with self._wake:
+            room = self.max_pending - len(self._pending)
+            self._dropped += max(0, len(lines) - room)
+            self._pending.extend(lines[: max(0, room)])
+            if len(self._pending) >= self.chunk_records:
+                self._wake.notify()
+
+    def close(self, timeout: float = 30) -> None:
+        """Ship what is buffered and stop the background thread (at shutdown)."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._worker.join(timeout)
+
+    def _ship_forever(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(
+                    lambda: self._closing or len(self._pending) >= self.chunk_records,
+                    timeout=self.flush_seconds,
+                )
+                lines, self._pending = self._pending, []
+                closing, dropped, self._dropped = self._closing, self._dropped, 0
+            if dropped:
+                log.warning("input log buffer full: %d records not shipped", dropped)
+            for start in range(0, len(lines), self.chunk_records):
+                self._ship(lines[start : start + self.chunk_records])
+            if closing:
+                return
+
+    def _ship(self, lines: list[str]) -> None:
+        path = f"{self.root}/{chunk_name()}"
+        try:
+            # A directory on disk (file://, a mounted volume) must exist before a chunk goes
+            # in; object stores have no directories.
+            if "file" in self.fs.protocol:
+                self.fs.makedirs(self.root, exist_ok=True)
+            self.fs.pipe_file(path, "".join(lines).encode())
+        # Whatever the store raises (network, credentials, quota), the service goes on.
+        except Exception as error:
+            if not self._failing:
+                log.warning("cannot ship inputs to %s, drift data is lost: %s", self.url, error)
+            self._failing = True
+            return
+        if self._failing:
+            log.warning("shipping inputs to %s works again", self.url)
+        self._failing = False
+
+
+def input_log() -> InputLog | ShippedInputLog:
+    """The input log the environment asks for: shipped chunks when INPUT_LOG_URL is set,
+    else the local file INPUT_LOG."""
+    url = os.environ.get("INPUT_LOG_URL", "")
+    if not url:
+        return InputLog()
+    return ShippedInputLog(
+        url,
+        chunk_records=int(os.environ.get("INPUT_LOG_CHUNK_RECORDS", "1000")),
+        flush_seconds=float(os.environ.get("INPUT_LOG_FLUSH_SECONDS", "300")),
+    )

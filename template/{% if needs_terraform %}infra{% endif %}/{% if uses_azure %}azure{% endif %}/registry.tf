@@ -1,5 +1,5 @@
 # The image registry. CI pushes one tag per commit with its Entra ID identity (the admin
-# user stays off): `az acr login --name <registry>` then `make build REGISTRY=<login server>`.
+# user stays off): `make registry-login build REGISTRY=<login server>`.
 resource "azurerm_container_registry" "this" {
   #checkov:skip=CKV_AZURE_139:Hosted CI runners push over the internet; Entra ID is the gate (no admin user, no anonymous pull).
   #checkov:skip=CKV_AZURE_165:Geo-replication is a Premium feature; one region serves this project.

@@ -51,10 +51,24 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# The identity of the application itself. The model is baked into the image, so it needs
-# no permission; attach policies here if the app ever reads from AWS.
+# The identity of the application itself. The model is baked into the image; the app
+# only writes the chunks of inputs it saw, under its own environment's prefix.
 resource "aws_iam_role" "task" {
   name               = "${local.short_name}-task"
   description        = "The serving app of ${local.name}"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "ShipTheInputs"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.inputs_bucket_arn}/${var.environment}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "ship-inputs"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
 }

@@ -31,7 +31,7 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   # The root filesystem is read-only; /tmp (scratch space for libraries) and /app/logs
-  # (the input log that `make drift` reads) are writable volumes on the task's storage.
+  # (the local input log) are writable volumes on the task's storage.
   volume {
     name = "tmp"
   }
@@ -52,6 +52,10 @@ resource "aws_ecs_task_definition" "this" {
       mountPoints = [
         { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
         { sourceVolume = "logs", containerPath = "/app/logs", readOnly = false },
+      ]
+      # The app ships the inputs it sees there in chunks, for `make drift` (inputs.tf).
+      environment = [
+        { name = "INPUT_LOG_URL", value = "s3://${var.inputs_bucket_name}/${var.environment}/" },
       ]
       # The image has Python but not necessarily curl.
       healthCheck = {

@@ -82,3 +82,13 @@ variable "deletion_protection" {
   description = "Whether the load balancer is protected from deletion."
   type        = bool
 }
+
+variable "inputs_bucket_name" {
+  description = "S3 bucket the app ships its inputs to, under <environment>/ (for `make drift`)."
+  type        = string
+}
+
+variable "inputs_bucket_arn" {
+  description = "ARN of that bucket: the task role may write under <environment>/ only."
+  type        = string
+}
