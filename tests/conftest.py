@@ -55,6 +55,12 @@ COMBINATIONS = [
 ]
 VARIANTS = {
     "s3-compatible": {"data_store": "s3", "s3_endpoint_url": "https://minio.example.com:9000"},
+    # The store's access keys and the AWS role of the service must not shadow each other.
+    "s3-compatible-sagemaker": {
+        "data_store": "s3",
+        "s3_endpoint_url": "https://minio.example.com:9000",
+        "deploy_target": "aws_sagemaker",
+    },
     "python-3.13": {"python_version": "3.13", "project_name": "Churn Model"},
 }
 

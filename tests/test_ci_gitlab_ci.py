@@ -303,6 +303,21 @@ def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
             assert "AWS_ROLE_ARN" not in job["variables"]  # a CI/CD variable, never rendered
 
 
+def test_an_s3_compatible_remote_never_shadows_the_aws_role(expanded: dict, project: Path) -> None:
+    """Static keys in AWS_ACCESS_KEY_ID win over the role's web identity: when the service
+    runs on AWS, the store's keys have names of their own and go to DVC's config."""
+    given = answers(project)
+    on_keys = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
+    service_on_aws = TARGET_CLOUDS.get(given["deploy_target"]) == "aws"
+    for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
+        script = "\n".join(expanded[name].get("before_script", []))
+        moves_keys = "dvc remote modify --local storage access_key_id" in script
+        pulls = "make install" in script and name not in ("staging", "production", "comment")
+        assert moves_keys == (on_keys and service_on_aws and pulls), name
+        if moves_keys:
+            assert '"$DVC_ACCESS_KEY_ID"' in script and '"$DVC_SECRET_ACCESS_KEY"' in script
+
+
 def test_google_cloud_and_azure_are_reached_through_gitlab_oidc_where_needed(
     expanded: dict, project: Path
 ) -> None:

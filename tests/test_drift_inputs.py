@@ -24,7 +24,7 @@ RUN = ["uv", "run", "--frozen", "python"]
 CHUNK_RECORDS = 25
 # The bucket (container on Azure) that deploy/inputs.py reads by default.
 DEFAULT_INPUTS_URL = re.compile(r'environ\.get\("INPUTS_URL", "(\w+)://([^"/]+)"\)')
-CHUNK_NAME = re.compile(r"\d{8}T\d{6}-[0-9a-f]{12}\.jsonl")
+CHUNK_NAME = re.compile(r"\d{8}T\d{12}-[0-9a-f]{12}\.jsonl")
 
 # Run inside the rendered project: serve COUNT records of the project's dataset through
 # ROUTE of the real app, write what was posted to POSTED, and print the names of the chunk
@@ -181,7 +181,7 @@ def test_monitor_retrains_on_drift_only(ci_project: Path, tmp_path: Path) -> Non
     # production's has seen inputs far from the training data.
     shipped = tmp_path / "shipped" / "production"
     shipped.mkdir(parents=True)
-    chunk = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.jsonl"
+    chunk = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
     (shipped / chunk).write_text(drifted_chunk(project / "data" / "processed" / "train.csv", 150))
     drifted = run(["make", "monitor"], project, DOCKER_HOST="", INPUTS_URL=shipped.parent.as_uri())
     assert "production: wrote 150 recorded inputs" in drifted.stdout, drifted.stdout

@@ -87,9 +87,10 @@ class InputLog:
 
 
 def chunk_name(now: datetime | None = None) -> str:
-    """<UTC time>-<random>.jsonl: names sort by time, and two replicas never collide."""
+    """<UTC time to the microsecond>-<random>.jsonl: names sort by time, and two replicas
+    never collide."""
     now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.jsonl"
+    return f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
 
 
 class ShippedInputLog:
