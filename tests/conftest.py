@@ -56,6 +56,11 @@ COMBINATIONS = [
 VARIANTS = {
     "s3-compatible": {"data_store": "s3", "s3_endpoint_url": "https://minio.example.com:9000"},
     # The store's access keys and the AWS role of the service must not shadow each other.
+    "s3-compatible-ecs": {
+        "data_store": "s3",
+        "s3_endpoint_url": "https://minio.example.com:9000",
+        "deploy_target": "aws_ecs",
+    },
     "s3-compatible-sagemaker": {
         "data_store": "s3",
         "s3_endpoint_url": "https://minio.example.com:9000",
@@ -67,6 +72,14 @@ VARIANTS = {
 
 def combo_id(answers: dict) -> str:
     return "-".join(str(v) for v in answers.values())
+
+
+def vendor_answer_sets(vendor: str, **custom) -> dict[str, dict]:
+    """What a CI vendor's tests render: every accepted combination with that vendor, every
+    variant, and `custom` (the vendor's own questions, an unusual schedule) as "custom"."""
+    sets = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == vendor}
+    sets |= {name: {**answers, "ci_provider": vendor} for name, answers in VARIANTS.items()}
+    return sets | {"custom": {"ci_provider": vendor, **custom}}
 
 
 def tool(name: str) -> str:

@@ -11,21 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
+from conftest import (
+    STAGES,
+    TARGET_CLOUDS,
+    run,
+    tool,
+    vendor_answer_sets,
+)
 
 VENDOR = {"ci_provider": "azure_pipelines"}
-ANSWER_SETS = {
-    combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == VENDOR["ci_provider"]
-} | {
-    "s3-compatible": {**VARIANTS["s3-compatible"], **VENDOR},
-    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], **VENDOR, "deploy_target": "aws_ecs"},
-    "s3-compatible-sagemaker": {
-        **VARIANTS["s3-compatible"],
-        **VENDOR,
-        "deploy_target": "aws_sagemaker",
-    },
-    "custom-schedule": {**VENDOR, "retrain_schedule": "*/30 2-4 1,15 * 1-5"},
-}
+ANSWER_SETS = vendor_answer_sets(VENDOR["ci_provider"], retrain_schedule="*/30 2-4 1,15 * 1-5")
 MAKE = re.compile(r"^make (\w+)(.*)$")
 NOT_RETRAINING = "and(ne(variables['Build.Reason'], 'Schedule'), not(${{ parameters.retrain }}))"
 AWS_ENV = {

@@ -11,28 +11,21 @@ import hcl2
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
+from conftest import (
+    STAGES,
+    TARGET_CLOUDS,
+    run,
+    tool,
+    vendor_answer_sets,
+)
 
-ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "circleci"} | {
-    "s3-compatible": {**VARIANTS["s3-compatible"], "ci_provider": "circleci"},
-    "s3-compatible-ecs": {
-        **VARIANTS["s3-compatible"],
-        "ci_provider": "circleci",
-        "deploy_target": "aws_ecs",
-    },
-    "s3-compatible-sagemaker": {
-        **VARIANTS["s3-compatible"],
-        "ci_provider": "circleci",
-        "deploy_target": "aws_sagemaker",
-    },
-    "custom": {
-        "ci_provider": "circleci",
-        "data_store": "s3",
-        "retrain_schedule": "*/30 2-4 1,15 * 1-5",
-        "repository_path": "acme/fraud-model",
-        "circleci_org_id": "3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
-    },
-}
+ANSWER_SETS = vendor_answer_sets(
+    "circleci",
+    data_store="s3",
+    retrain_schedule="*/30 2-4 1,15 * 1-5",
+    repository_path="acme/fraud-model",
+    circleci_org_id="3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
+)
 MAKE = re.compile(r"^make (\w+)(.*)$")
 # The variable that turns releases and the monitor on, by the service's cloud.
 CLOUD_SWITCH = {

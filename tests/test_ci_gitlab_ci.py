@@ -12,30 +12,20 @@ import pytest
 import yaml
 
 from conftest import (
-    COMBINATIONS,
     DATA_CLOUDS,
     STAGES,
     TARGET_CLOUDS,
     TEMPLATE,
     TOOLS,
-    VARIANTS,
-    combo_id,
     git_commit_all,
     run,
     tool,
+    vendor_answer_sets,
 )
 
 GCL = TEMPLATE / ".ci" / "tools" / "gitlab-ci-local"
 VENDOR = {"ci_provider": "gitlab_ci"}
-ANSWER_SETS = {
-    name: answers
-    for name, answers in (
-        {combo_id(a): a for a in COMBINATIONS}
-        | {name: {**VENDOR, **answers} for name, answers in VARIANTS.items()}
-        | {"custom-schedule": {**VENDOR, "retrain_schedule": "*/30 2-4 1,15 * 1-5"}}
-    ).items()
-    if answers["ci_provider"] == "gitlab_ci"
-}
+ANSWER_SETS = vendor_answer_sets("gitlab_ci", retrain_schedule="*/30 2-4 1,15 * 1-5")
 PR_JOBS = [stage["name"] for stage in STAGES.pr_stages]
 RELEASE_JOBS = [stage["name"] for stage in STAGES.release_stages]
 RETRAIN_JOBS = [stage["name"] for stage in STAGES.retrain_stages]

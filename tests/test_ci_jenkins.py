@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, TEMPLATE, VARIANTS, clouds, combo_id, run
+from conftest import (
+    STAGES,
+    TARGET_CLOUDS,
+    TEMPLATE,
+    clouds,
+    run,
+    vendor_answer_sets,
+)
 
 NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
 
-ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "jenkins"} | {
-    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "jenkins"}
-    | {"deploy_target": "aws_ecs"},
-    "s3-compatible-compose": {**VARIANTS["s3-compatible"], "ci_provider": "jenkins"},
-    "custom-schedule": {"ci_provider": "jenkins", "retrain_schedule": "*/30 2-4 1,15 * 1-5"},
-}
+ANSWER_SETS = vendor_answer_sets("jenkins", retrain_schedule="*/30 2-4 1,15 * 1-5")
 MAKE = re.compile(r"\bmake ([a-z-]+)(.*?)'*\)*$")
 # Setup, not stages: the environment, and docker's login to a Google Cloud or Azure registry.
 SETUP_TARGETS = {"install", "registry-login"}

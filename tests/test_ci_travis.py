@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, STAGES, TARGET_CLOUDS, VARIANTS, combo_id, run, tool
+from conftest import (
+    STAGES,
+    TARGET_CLOUDS,
+    run,
+    tool,
+    vendor_answer_sets,
+)
 
-ANSWER_SETS = {combo_id(a): a for a in COMBINATIONS if a["ci_provider"] == "travis_ci"} | {
-    "s3-compatible-ecs": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"}
-    | {"deploy_target": "aws_ecs"},
-    "s3-compatible-sagemaker": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"}
-    | {"deploy_target": "aws_sagemaker"},
-    "s3-compatible-compose": {**VARIANTS["s3-compatible"], "ci_provider": "travis_ci"},
-    "python-3.13": {**VARIANTS["python-3.13"], "ci_provider": "travis_ci"},
-    "custom-schedule": {"ci_provider": "travis_ci", "retrain_schedule": "15 4 1 * *"},
-}
+ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *")
 MAKE = re.compile(r"^make ([a-z]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
 # The variable that turns releases and the monitor on, by the service's cloud.

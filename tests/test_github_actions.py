@@ -10,25 +10,18 @@ import pytest
 import yaml
 
 from conftest import (
-    COMBINATIONS,
     STAGES,
     TARGET_CLOUDS,
     TEMPLATE,
-    VARIANTS,
     clouds,
-    combo_id,
     run,
     tool,
+    vendor_answer_sets,
 )
 
 ACTIONLINT = TEMPLATE / ".ci" / "tools" / "actionlint"
 
-ANSWER_SETS = {
-    name: answers
-    for name, answers in ({combo_id(a): a for a in COMBINATIONS} | VARIANTS).items()
-    if answers.get("ci_provider", "github_actions") == "github_actions"
-} | {"custom-schedule": {"retrain_schedule": "*/30 2-4 1,15 * 1-5"}}
-
+ANSWER_SETS = vendor_answer_sets("github_actions", retrain_schedule="*/30 2-4 1,15 * 1-5")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 PIN_LINE = re.compile(r"uses: (\S+)  # v\d+\.\d+\.\d+$")
 MAKE = re.compile(r"^make ([\w-]+)(.*)$")
