@@ -5,6 +5,7 @@ debootstrap and passed to the Dockerfile through its PYTHON_IMAGE build argument
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -83,3 +84,35 @@ def ensure_base_image() -> str:
         )
         tar.wait()
     return BASE_IMAGE
+
+
+@contextmanager
+def run_container(image: str, port: int, *command: str):
+    """Run `image` (`command` instead of its CMD, if given) with a read-only root and /tmp
+    in memory, its `port` published on a free loopback port; yields (name, base URL) and
+    removes the container after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        host_port = probe.getsockname()[1]
+    name = f"copier-mlops-test-{host_port}"
+    subprocess.run(
+        ["docker", "run", "--detach", "--name", name, "--read-only", "--tmpfs", "/tmp"]
+        + ["--publish", f"127.0.0.1:{host_port}:{port}", image, *command],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield name, f"http://127.0.0.1:{host_port}"
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+
+
+def build(project: Path, tag: str) -> None:
+    """Build the project's image on the local base image (no registry is reachable)."""
+    subprocess.run(
+        ["docker", "build", "--build-arg", f"PYTHON_IMAGE={ensure_base_image()}", "-t", tag, "."],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )

@@ -2,7 +2,6 @@
 and answers /health, /predict and /metrics. Built on a local Debian base image."""
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -12,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import run
-from docker_engine import engine, ensure_base_image
+from docker_engine import build, engine, run_container
 
 pytestmark = pytest.mark.e2e
 
@@ -20,44 +19,16 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def image(ci_project: Path) -> str:
     with engine():
-        base = ensure_base_image()
         tag = "copier-mlops-test/ml-project:latest"
-        run(
-            ["docker", "build", "--build-arg", f"PYTHON_IMAGE={base}", "-t", tag, "."],
-            ci_project,
-            DOCKER_BUILDKIT="0",
-        )
+        build(ci_project, tag)
         yield tag
         subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def container(image: str):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    name = f"copier-mlops-test-{port}"
-    subprocess.run(
-        [
-            "docker",
-            "run",
-            "--detach",
-            "--name",
-            name,
-            "--read-only",
-            "--tmpfs",
-            "/tmp",
-            "--publish",
-            f"127.0.0.1:{port}:8000",
-            image,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield name, f"http://127.0.0.1:{port}"
-    finally:
-        subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+    with run_container(image, 8000) as running:
+        yield running
 
 
 def test_image_runs_as_a_non_root_user(container) -> None:
