@@ -22,12 +22,13 @@ TAG = "copier-mlops-test/sagemaker:latest"
 
 @pytest.fixture(scope="module")
 def project(render, tmp_path_factory) -> Path:
-    """The rendered project, installed (uv.lock) and trained (the model the image carries)."""
+    """The rendered project after `make ci`: its own tests (/ping and /invocations among
+    them) pass, and the model the image carries is trained and gated."""
     project = tmp_path_factory.mktemp("sagemaker") / "project"
     shutil.copytree(render(ANSWERS), project)
     git_commit_all(project, "Start from copier-mlops")
     run(["make", "install"], project)
-    run(["make", "pipeline"], project)
+    run(["make", "ci"], project)
     return project
 
 
