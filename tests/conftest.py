@@ -41,9 +41,55 @@ TARGET_CLOUDS = {
 }
 
 
+def derived(answers: dict) -> dict:
+    """`answers` with the cloud facts copier.yml derives from them (`when: false` values are
+    not stored in .copier-answers.yml), by the same rules: dvc_cloud, deploy_cloud,
+    uses_<cloud>, on_s3 (the remote is Amazon S3), on_keys (an S3-compatible store)."""
+    store = answers.get("data_store", "local")
+    on_keys = store == "s3" and bool(answers.get("s3_endpoint_url"))
+    dvc_cloud = "" if on_keys else DATA_CLOUDS.get(store, "")
+    deploy_cloud = TARGET_CLOUDS.get(answers.get("deploy_target", "docker_compose"), "")
+    uses = {f"uses_{c}": c in (dvc_cloud, deploy_cloud) for c in ("aws", "gcp", "azure")}
+    return {
+        **answers,
+        "dvc_cloud": dvc_cloud,
+        "deploy_cloud": deploy_cloud,
+        "on_s3": dvc_cloud == "aws",
+        "on_keys": on_keys,
+        **uses,
+    }
+
+
 def clouds(answers: dict) -> set[str]:
-    data = "" if answers.get("s3_endpoint_url") else DATA_CLOUDS.get(answers["data_store"], "")
-    return {data, TARGET_CLOUDS.get(answers["deploy_target"], "")} - {""}
+    facts = derived(answers)
+    return {facts["dvc_cloud"], facts["deploy_cloud"]} - {""}
+
+
+def stored_answers(project: Path) -> dict:
+    """A rendered project's .copier-answers.yml, with the derived cloud facts."""
+    return derived(yaml.safe_load((project / ".copier-answers.yml").read_text()))
+
+
+# The files each CI vendor renders (the same for every other answer), in the order its
+# flows appear: pull requests, release, schedule. The parity check reads them so.
+CI_FILES = {
+    "github_actions": [
+        ".github/workflows/ci.yml",
+        ".github/workflows/cd.yml",
+        ".github/workflows/retrain.yml",
+    ],
+    "gitlab_ci": [".gitlab-ci.yml"],
+    "jenkins": ["Jenkinsfile"],
+    "circleci": [".circleci/config.yml"],
+    "azure_pipelines": ["azure-pipelines.yml"],
+    "bitbucket_pipelines": ["bitbucket-pipelines.yml"],
+    "travis_ci": [".travis.yml"],
+}
+
+
+def ci_text(project: Path, vendor: str) -> str:
+    """Everything the vendor's CI files of `project` say, as one text."""
+    return "\n".join((project / name).read_text() for name in CI_FILES[vendor])
 
 
 # Every combination of the three core answers that copier.yml accepts, plus the variants

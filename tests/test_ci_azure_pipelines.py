@@ -13,8 +13,8 @@ import yaml
 
 from conftest import (
     STAGES,
-    TARGET_CLOUDS,
     run,
+    stored_answers,
     tool,
     vendor_answer_sets,
 )
@@ -37,15 +37,6 @@ KEYS_ENV = {
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def project(request, render) -> Path:
     return render(ANSWER_SETS[request.param])
-
-
-def answers(project: Path) -> dict:
-    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    given["on_s3"] = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    given["on_keys"] = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
-    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
-    given["uses_aws"] = given["on_s3"] or given["deploy_cloud"] == "aws"
-    return given
 
 
 def config(project: Path) -> dict:
@@ -94,7 +85,7 @@ def test_triggers_are_main_its_pull_requests_and_the_answered_schedule(project: 
     assert cfg["trigger"] == {"branches": {"include": ["main"]}}
     assert cfg["pr"] == {"branches": {"include": ["main"]}}
     (schedule,) = cfg["schedules"]
-    assert schedule["cron"] == answers(project)["retrain_schedule"]
+    assert schedule["cron"] == stored_answers(project)["retrain_schedule"]
     assert schedule["branches"] == {"include": ["main"]}
     assert schedule["always"] == "true"  # monitor even when no commit came in
     assert cfg["parameters"] == [
@@ -147,7 +138,7 @@ def test_the_report_is_posted_by_a_job_that_runs_no_project_code(project: Path) 
 
 
 def test_release_deploys_through_environments_after_the_gate_on_main(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     by_name = stages(project)
     previous = STAGES.pr_stages[-1]["name"]
     for stage in STAGES.release_stages:
@@ -201,7 +192,7 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
 
 
 def test_monitor_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     by_name = stages(project)
     switch = {"docker_compose": "DEPLOY_HOST", "aws": "AWS_ROLE_ARN"}.get(
         given["deploy_target"], {"aws": "AWS_ROLE_ARN"}.get(given["deploy_cloud"], "REGISTRY")
@@ -261,7 +252,7 @@ def test_caches_and_full_history(project: Path) -> None:
 
 
 def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     for stage in config(project)["stages"]:
         for job in stage["jobs"]:
             for step in make_steps(job):
@@ -297,4 +288,4 @@ def test_readme_says_where_approvals_and_permissions_are_set(project: Path) -> N
     readme = (project / "README.md").read_text()
     assert "*Approvals and checks*" in readme
     assert "*Contribute to pull requests*" in readme
-    assert f"`{answers(project)['retrain_schedule']}`" in readme
+    assert f"`{stored_answers(project)['retrain_schedule']}`" in readme

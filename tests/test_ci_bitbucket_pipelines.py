@@ -13,8 +13,8 @@ import yaml
 
 from conftest import (
     STAGES,
-    TARGET_CLOUDS,
     run,
+    stored_answers,
     tool,
     vendor_answer_sets,
 )
@@ -41,15 +41,6 @@ def project(request, render) -> Path:
     return render(ANSWER_SETS[request.param])
 
 
-def answers(project: Path) -> dict:
-    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    given["on_s3"] = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
-    given["uses_aws"] = given["on_s3"] or given["deploy_cloud"] == "aws"
-    given["uses_gcp"] = given["data_store"] == "gcs" or given["deploy_cloud"] == "gcp"
-    return given
-
-
 def config(project: Path) -> dict:
     return yaml.safe_load((project / "bitbucket-pipelines.yml").read_text())
 
@@ -67,7 +58,7 @@ def test_bitbucket_accepts_the_schema(project: Path) -> None:
 def test_clone_is_full_and_every_step_fetches_main(project: Path) -> None:
     cfg = config(project)
     assert cfg["clone"] == {"depth": "full"}
-    python = answers(project)["python_version"]
+    python = stored_answers(project)["python_version"]
     assert re.fullmatch(rf"python:{re.escape(python)}\.\d+-bookworm", cfg["image"])
     for step in all_steps(cfg):
         setup = next(item for item in step["script"] if "make install" in item)
@@ -109,7 +100,7 @@ def test_the_report_is_posted_on_the_pull_request_when_a_token_is_set(project: P
 
 
 def test_main_builds_once_then_deploys_to_staging_then_production_manually(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     main = [item["step"] for item in config(project)["pipelines"]["branches"]["main"]]
     release = main[len(STAGES.pr_stages) :]
     assert len(release) == len(STAGES.release_stages)
@@ -157,7 +148,7 @@ def test_main_builds_once_then_deploys_to_staging_then_production_manually(proje
 def test_monitor_is_a_custom_pipeline_and_the_readme_says_how_to_schedule_it(
     project: Path,
 ) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     custom = config(project)["pipelines"]["custom"]
     assert list(custom) == [stage["name"] for stage in STAGES.retrain_stages]
     switch = {"docker_compose": "DEPLOY_HOST", "kubernetes": "KUBECONFIG_DATA"}.get(
@@ -186,7 +177,7 @@ def test_monitor_is_a_custom_pipeline_and_the_readme_says_how_to_schedule_it(
         "**Pipelines > Schedules > New schedule**: branch `main`, pipeline `custom: monitor`"
         in readme
     )
-    assert f"`{answers(project)['retrain_schedule']}`" in readme
+    assert f"`{stored_answers(project)['retrain_schedule']}`" in readme
 
 
 def test_caches_are_keyed_on_the_lock_files(project: Path) -> None:
@@ -202,7 +193,7 @@ def test_caches_are_keyed_on_the_lock_files(project: Path) -> None:
 
 
 def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     for step in all_steps(config(project)):
         targets = {t for t, _ in make_calls(step)}
         # The monitor reads the service's inputs and may push: the cloud of either.
@@ -235,7 +226,7 @@ def test_no_secret_value_is_rendered(project: Path) -> None:
 
 
 def test_terraform_trusts_the_workspace_for_this_repository_only(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     path = project / "infra" / "aws" / "ci_bitbucket_pipelines.tf"
     assert path.exists() == given["uses_aws"]
     if not path.exists():

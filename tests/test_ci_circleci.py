@@ -13,8 +13,8 @@ import yaml
 
 from conftest import (
     STAGES,
-    TARGET_CLOUDS,
     run,
+    stored_answers,
     tool,
     vendor_answer_sets,
 )
@@ -44,14 +44,6 @@ RETRAINING = {
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def project(request, render) -> Path:
     return render(ANSWER_SETS[request.param])
-
-
-def answers(project: Path) -> dict:
-    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
-    on_s3 = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    given["uses_aws"] = on_s3 or given["deploy_cloud"] == "aws"
-    return given
 
 
 def config(project: Path) -> dict:
@@ -151,7 +143,7 @@ def test_release_runs_on_main_and_production_waits_for_an_approval(project: Path
 
 
 def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     cfg = config(project)
     login = runs({"steps": cfg["commands"]["registry-login"]["steps"]})[0]
     for stage in STAGES.release_stages:
@@ -189,7 +181,7 @@ def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) 
 
 
 def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     cfg = config(project)
     for stage in STAGES.retrain_stages:
         assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [stage["name"]]}
@@ -221,7 +213,7 @@ def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
     # The schedule itself is set in Project Settings > Triggers: the README gives it.
     readme = (project / "README.md").read_text()
     assert "Project Settings > Triggers" in readme
-    assert f"`{answers(project)['retrain_schedule']}`" in readme
+    assert f"`{stored_answers(project)['retrain_schedule']}`" in readme
 
 
 def test_caches_are_keyed_on_the_lock_files_and_history_is_complete(project: Path) -> None:
@@ -241,12 +233,12 @@ def test_caches_are_keyed_on_the_lock_files_and_history_is_complete(project: Pat
     for job in cfg["jobs"].values():
         if any(target == "pipeline" for target, _ in make_calls(job)):
             assert setup_of(job)["dvc"] is True and "save-dvc-cache" in steps(job)
-    python = answers(project)["python_version"]
+    python = stored_answers(project)["python_version"]
     assert cfg["executors"]["python"]["docker"] == [{"image": f"cimg/python:{python}"}]
 
 
 def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     cfg = config(project)
     text = (project / ".circleci" / "config.yml").read_text()
     assert ("aws-oidc" in cfg["commands"]) == given["uses_aws"]
@@ -257,7 +249,7 @@ def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> 
     assert '"$CIRCLE_OIDC_TOKEN_V2" > /tmp/aws-web-identity-token' in oidc
     assert "export AWS_WEB_IDENTITY_TOKEN_FILE=/tmp/aws-web-identity-token" in oidc
     assert cfg["executors"]["python"]["environment"]["AWS_REGION"] == given["aws_region"]
-    on_s3 = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    on_s3 = given["on_s3"]
     for name, job in cfg["jobs"].items():
         targets = {target for target, _ in make_calls(job)}
         needs_aws = (
@@ -276,7 +268,7 @@ def test_no_secret_value_is_rendered(project: Path) -> None:
 
 
 def test_terraform_trusts_the_organization_for_this_repository_only(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     path = project / "infra" / "aws" / "ci_circleci.tf"
     assert path.exists() == given["uses_aws"]
     if not path.exists():

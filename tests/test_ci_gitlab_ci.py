@@ -19,6 +19,7 @@ from conftest import (
     TOOLS,
     git_commit_all,
     run,
+    stored_answers,
     tool,
     vendor_answer_sets,
 )
@@ -96,10 +97,6 @@ def expanded(repo: Path) -> dict:
     return yaml.safe_load(gcl(repo, "--preview").stdout)
 
 
-def answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
-
-
 def jobs_when(repo: Path, *args: str) -> dict[str, str]:
     """Which jobs a pipeline of this kind creates: {job: when}, `never` left out."""
     listed = json.loads(gcl(repo, "--list-json", *args).stdout)
@@ -116,7 +113,7 @@ def make_calls(job: dict) -> list[str]:
 
 
 def switch(project: Path) -> str:
-    return "--variable=" + SWITCH[answers(project)["deploy_target"]]
+    return "--variable=" + SWITCH[stored_answers(project)["deploy_target"]]
 
 
 def test_gitlab_accepts_the_schema(project: Path) -> None:
@@ -159,7 +156,7 @@ def test_the_schedule_only_monitors(repo: Path, project: Path, expanded: dict) -
     assert jobs_when(repo, source) == {}
     calls = [call for name in RETRAIN_JOBS for call in make_calls(expanded[name])]
     assert calls == [f"make {target}" for target in STAGES.retrain_targets]
-    cron = answers(project)["retrain_schedule"]
+    cron = stored_answers(project)["retrain_schedule"]
     assert f'cron "{cron}", time zone UTC' in (project / ".gitlab-ci.yml").read_text()
     assert f"`{cron}`" in (project / "README.md").read_text()
 
@@ -183,7 +180,7 @@ def test_uv_and_dvc_caches_are_keyed_on_their_lock_files(expanded: dict) -> None
 
 
 def test_jobs_use_the_projects_python(expanded: dict, project: Path) -> None:
-    version = answers(project)["python_version"]
+    version = stored_answers(project)["python_version"]
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
         image = expanded[name]["image"]["name"]
         assert re.fullmatch(rf"python:{re.escape(version)}\.\d+-bookworm", image), image
@@ -205,7 +202,7 @@ def test_the_report_is_kept_and_posted_on_the_merge_request(expanded: dict) -> N
 
 
 def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, project: Path) -> None:
-    deploy = answers(project)["deploy_target"]
+    deploy = stored_answers(project)["deploy_target"]
     # The project's container registry, as for compose; the cluster pulls from it itself.
     own_registry = deploy in ("docker_compose", "kubernetes")
     for stage in STAGES.release_stages:
@@ -272,12 +269,12 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
 def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
     expanded: dict, project: Path
 ) -> None:
-    given = answers(project)
-    dvc_on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    given = stored_answers(project)
+    dvc_on_aws = given["on_s3"]
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
         job = expanded[name]
         release = next((s for s in STAGES.release_stages if s["name"] == name), None)
-        service_on_aws = TARGET_CLOUDS.get(given["deploy_target"]) == "aws"
+        service_on_aws = given["deploy_cloud"] == "aws"
         # The scheduled job reads the service's inputs as well as the DVC remote.
         needs_aws = dvc_on_aws or (name in RETRAIN_JOBS and service_on_aws)
         if release:
@@ -296,9 +293,9 @@ def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
 def test_an_s3_compatible_remote_never_shadows_the_aws_role(expanded: dict, project: Path) -> None:
     """Static keys in AWS_ACCESS_KEY_ID win over the role's web identity: when the service
     runs on AWS, the store's keys have names of their own and go to DVC's config."""
-    given = answers(project)
-    on_keys = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
-    service_on_aws = TARGET_CLOUDS.get(given["deploy_target"]) == "aws"
+    given = stored_answers(project)
+    on_keys = given["on_keys"]
+    service_on_aws = given["deploy_cloud"] == "aws"
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
         script = "\n".join(expanded[name].get("before_script", []))
         moves_keys = "dvc remote modify --local storage access_key_id" in script
@@ -311,8 +308,8 @@ def test_an_s3_compatible_remote_never_shadows_the_aws_role(expanded: dict, proj
 def test_google_cloud_and_azure_are_reached_through_gitlab_oidc_where_needed(
     expanded: dict, project: Path
 ) -> None:
-    given = answers(project)
-    service = TARGET_CLOUDS.get(given["deploy_target"], "")
+    given = stored_answers(project)
+    service = given["deploy_cloud"]
     dvc = "" if given.get("s3_endpoint_url") else DATA_CLOUDS.get(given["data_store"], "")
     tokens = {"gcp": "GCP_ID_TOKEN", "azure": "AZURE_ID_TOKEN"}
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
@@ -337,7 +334,7 @@ def test_google_cloud_and_azure_are_reached_through_gitlab_oidc_where_needed(
 
 
 def test_the_schedule_accesses_production_without_deploying(expanded: dict, project: Path) -> None:
-    deploy = answers(project)["deploy_target"]
+    deploy = stored_answers(project)["deploy_target"]
     for stage in STAGES.retrain_stages:
         job = expanded[stage["name"]]
         # Production's scoped variables (kubeconfig, Docker host), no deployment recorded.
@@ -362,7 +359,7 @@ def test_no_secret_value_is_rendered(project: Path) -> None:
 
 
 def test_gitlab_trusts_only_this_project_in_terraform(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     infra = project / "infra" / "aws"
     # repository_path is asked exactly when a cloud is used; infra/aws when it is AWS.
     assert (project / "infra").is_dir() == ("repository_path" in given)

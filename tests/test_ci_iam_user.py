@@ -1,9 +1,8 @@
 """CI vendors without an OIDC federation to AWS (Jenkins, Travis CI, Azure Pipelines) reach
 the CI role through an IAM user: infra/aws/ci_iam_user.tf creates it without an access key,
-lets it do nothing but assume the CI role, and makes the role trust that user alone."""
+lets it do nothing but assume the CI role, and makes the role trust that user alone.
+(checkov scans these combinations with all others: tests/test_infra_every_combination.py)"""
 
-import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,17 +25,8 @@ ANSWER_SETS = {
 }
 
 
-# checkov takes seconds a scan: once per vendor, on the combination with every .tf file.
-FULLEST = [name for name in ANSWER_SETS if name.endswith("-s3-aws_ecs")]
-
-
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def infra(request, render) -> Path:
-    return render(ANSWER_SETS[request.param]) / "infra" / "aws"
-
-
-@pytest.fixture(scope="module", params=FULLEST, ids=FULLEST)
-def fullest_infra(request, render) -> Path:
     return render(ANSWER_SETS[request.param]) / "infra" / "aws"
 
 
@@ -97,19 +87,3 @@ def test_terraform_fmt_changes_nothing(infra: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_checkov_finds_nothing(fullest_infra: Path) -> None:
-    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
-    if checkov is None:
-        pytest.skip("checkov is not installed (set CHECKOV to its path)")
-    result = subprocess.run(
-        [checkov, "-d", ".", "--framework", "terraform", "--skip-download", "-o", "json"],
-        cwd=fullest_infra,
-        capture_output=True,
-        text=True,
-    )
-    report = json.loads(result.stdout)
-    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
-    assert report["summary"]["parsing_errors"] == 0
-    assert not failed, failed

@@ -8,14 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import (
     STAGES,
-    TARGET_CLOUDS,
     TEMPLATE,
     clouds,
     run,
+    stored_answers,
     vendor_answer_sets,
 )
 
@@ -30,10 +29,6 @@ SETUP_TARGETS = {"install", "registry-login"}
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def project(request, render) -> Path:
     return render(ANSWER_SETS[request.param])
-
-
-def answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
 
 
 class Stage:
@@ -169,7 +164,7 @@ def test_the_cron_is_the_answer_in_utc_on_main_only(project: Path) -> None:
     triggers = pipeline(project).section("triggers")
     match = re.search(r"cron\(env\.BRANCH_NAME == 'main' \? '''(.*?)''' : ''\)", triggers, re.S)
     assert match, triggers
-    assert match[1].split("\n") == ["TZ=UTC", answers(project)["retrain_schedule"]]
+    assert match[1].split("\n") == ["TZ=UTC", stored_answers(project)["retrain_schedule"]]
 
 
 def test_options_bound_the_build(project: Path) -> None:
@@ -192,14 +187,14 @@ def test_history_and_origin_main_are_fetched_before_the_gate(project: Path) -> N
 
 
 def test_credentials_come_from_the_jenkins_store(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     text = jenkinsfile(project)
     credentials = set(re.findall(r"credentials\('([a-z-]+)'\)", text))
     expected = set()
-    if given["data_store"] == "s3" and given.get("s3_endpoint_url"):
+    if given["on_keys"]:
         expected |= {"dvc-remote-access-key-id", "dvc-remote-secret-access-key"}
-    on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    service_cloud = TARGET_CLOUDS.get(given["deploy_target"], "")
+    on_aws = given["on_s3"]
+    service_cloud = given["deploy_cloud"]
     if on_aws or service_cloud == "aws":
         expected |= {"aws-ci-access-key-id", "aws-ci-secret-access-key"}
         assert f"AWS_REGION = '{given['aws_region']}'" in text
@@ -246,10 +241,10 @@ def test_no_secret_is_in_the_file(project: Path) -> None:
 
 
 def test_monitor_reads_production_once_it_is_configured(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     monitor = pipeline(project).children[2]
     switch = {"docker_compose": "DEPLOY_HOST"}.get(given["deploy_target"], "REGISTRY")
-    if TARGET_CLOUDS.get(given["deploy_target"]) == "aws":
+    if given["deploy_cloud"] == "aws":
         switch = "AWS_ROLE_ARN"
         # The drift check reads the service's inputs with the CI role.
         assert "sh asCiRole('make monitor')" in monitor.body

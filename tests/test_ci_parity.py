@@ -7,22 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COMBINATIONS, STAGES, combo_id
+from conftest import CI_FILES, COMBINATIONS, STAGES, ci_text, combo_id
 
-# The files each vendor reads, in the order the flows appear: PR, release, retraining.
-VENDOR_FILES = {
-    "github_actions": [
-        ".github/workflows/ci.yml",
-        ".github/workflows/cd.yml",
-        ".github/workflows/retrain.yml",
-    ],
-    "gitlab_ci": [".gitlab-ci.yml"],
-    "jenkins": ["Jenkinsfile"],
-    "circleci": [".circleci/config.yml"],
-    "azure_pipelines": ["azure-pipelines.yml"],
-    "bitbucket_pipelines": ["bitbucket-pipelines.yml"],
-    "travis_ci": [".travis.yml"],
-}
 MAKE = re.compile(r"\bmake((?:\s+[a-z][a-z-]*)+)((?:\s+[A-Z_]+=\S+)*)")
 COMMENT = re.compile(r"^\s*(#|//)")
 SETUP_TARGETS = {"install", "registry-login"}
@@ -50,20 +36,20 @@ def make_calls(text: str) -> list[tuple[str, str | None]]:
 
 
 def test_vendor_list_matches_the_offered_choices() -> None:
-    assert {c["ci_provider"] for c in COMBINATIONS} == set(VENDOR_FILES)
+    assert {c["ci_provider"] for c in COMBINATIONS} == set(CI_FILES)
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
 def test_vendor_runs_the_stage_list_in_order(render, answers: dict) -> None:
     project: Path = render(answers)
     vendor = answers["ci_provider"]
-    text = "\n".join((project / name).read_text() for name in VENDOR_FILES[vendor])
+    text = ci_text(project, vendor)
     assert make_calls(text) == EXPECTED
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
 def test_only_the_chosen_vendor_renders_its_files(render, answers: dict) -> None:
     project: Path = render(answers)
-    for vendor, names in VENDOR_FILES.items():
+    for vendor, names in CI_FILES.items():
         for name in names:
             assert (project / name).exists() == (vendor == answers["ci_provider"]), name

@@ -11,8 +11,8 @@ import yaml
 
 from conftest import (
     STAGES,
-    TARGET_CLOUDS,
     run,
+    stored_answers,
     tool,
     vendor_answer_sets,
 )
@@ -41,12 +41,6 @@ def project(request, render) -> Path:
     return render(ANSWER_SETS[request.param])
 
 
-def answers(project: Path) -> dict:
-    given = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    given["deploy_cloud"] = TARGET_CLOUDS.get(given["deploy_target"], "")
-    return given
-
-
 def travis(project: Path) -> dict:
     return yaml.safe_load((project / ".travis.yml").read_text())
 
@@ -68,7 +62,7 @@ def test_travis_accepts_the_schema(project: Path) -> None:
 def test_python_full_history_and_caches(project: Path) -> None:
     config = travis(project)
     assert config["language"] == "python"
-    assert config["python"] == answers(project)["python_version"]
+    assert config["python"] == stored_answers(project)["python_version"]
     assert config["git"] == {"depth": False}
     assert "UV_CACHE_DIR=$HOME/.cache/uv" in config["env"]["global"]
     assert config["cache"] == {"directories": ["$HOME/.cache/uv", ".dvc/cache"]}
@@ -109,9 +103,9 @@ def test_jobs_run_the_stage_list_in_order_and_stop_at_the_first_failure(project:
 
 
 def test_credentials_come_from_the_repository_settings(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     config = travis(project)
-    on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
+    on_aws = given["on_s3"]
     service_on_aws = given["deploy_cloud"] == "aws"
     uses_aws = on_aws or service_on_aws
     assert (f"AWS_REGION={given.get('aws_region')}" in config["env"]["global"]) == uses_aws
@@ -161,7 +155,7 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
 
 
 def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     target = given["deploy_target"]
     release = zip(jobs(project)[1:], [*STAGES.release_stages, *STAGES.retrain_stages], strict=True)
     for job, stage in release:
@@ -193,7 +187,7 @@ def test_no_secret_is_in_the_file(project: Path) -> None:
 
 
 def test_readme_maps_the_schedule_to_a_travis_cron_interval(project: Path) -> None:
-    schedule = answers(project)["retrain_schedule"]
+    schedule = stored_answers(project)["retrain_schedule"]
     readme = (project / "README.md").read_text()
     section = readme[readme.index("## CI/CD on Travis CI") :]
     assert f"interval **{INTERVALS[schedule]}**" in section

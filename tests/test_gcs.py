@@ -12,21 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import offered
+from conftest import ci_text, offered
 
 VENDORS = offered("ci_provider")
 ANSWER_SETS = {
     vendor: {"ci_provider": vendor, "data_store": "gcs", "deploy_target": "docker_compose"}
     for vendor in VENDORS
-}
-CI_FILES = {
-    "github_actions": ".github/workflows",
-    "gitlab_ci": ".gitlab-ci.yml",
-    "jenkins": "Jenkinsfile",
-    "circleci": ".circleci/config.yml",
-    "azure_pipelines": "azure-pipelines.yml",
-    "bitbucket_pipelines": "bitbucket-pipelines.yml",
-    "travis_ci": ".travis.yml",
 }
 AUTH_ACTION = re.compile(r"uses: google-github-actions/auth@[0-9a-f]{40}  # v\d+\.\d+\.\d+")
 
@@ -34,12 +25,6 @@ AUTH_ACTION = re.compile(r"uses: google-github-actions/auth@[0-9a-f]{40}  # v\d+
 @pytest.fixture(scope="module", params=VENDORS)
 def vendor_project(request, render) -> tuple[str, Path]:
     return request.param, render(ANSWER_SETS[request.param])
-
-
-def ci_text(vendor: str, project: Path) -> str:
-    path = project / CI_FILES[vendor]
-    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
-    return "\n".join(f.read_text() for f in files)
 
 
 def test_dvc_config_names_the_bucket_and_no_credential(vendor_project):
@@ -54,7 +39,7 @@ def test_dvc_config_names_the_bucket_and_no_credential(vendor_project):
 
 def test_no_aws_wiring_for_a_gcs_remote(vendor_project):
     vendor, project = vendor_project
-    text = ci_text(vendor, project)
+    text = ci_text(project, vendor)
     for aws in ("AWS_ROLE_ARN", "aws-actions/", "AWS_WEB_IDENTITY_TOKEN_FILE", "sts assume-role"):
         assert aws not in text, aws
 

@@ -15,6 +15,7 @@ from conftest import (
     TEMPLATE,
     clouds,
     run,
+    stored_answers,
     tool,
     vendor_answer_sets,
 )
@@ -43,10 +44,6 @@ ALLOWED_WRITES = {
 @pytest.fixture(scope="module", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def project(request, render) -> Path:
     return render(ANSWER_SETS[request.param])
-
-
-def answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
 
 
 def workflow_files(project: Path) -> list[Path]:
@@ -200,17 +197,17 @@ def test_uv_and_dvc_caches_are_keyed_on_their_lock_files(project: Path) -> None:
             }
             uv = by_action["astral-sh/setup-uv"]
             assert uv["enable-cache"] is True and uv["cache-dependency-glob"] == "uv.lock"
-            assert uv["python-version"] == answers(project)["python_version"]
+            assert uv["python-version"] == stored_answers(project)["python_version"]
             assert by_action["actions/cache"]["path"] == ".dvc/cache"
             assert "hashFiles('dvc.lock')" in by_action["actions/cache"]["key"]
 
 
 def test_the_dvc_remote_is_reached_the_way_the_data_store_needs(project: Path) -> None:
-    given = answers(project)
-    on_aws = given["data_store"] == "s3" and not given.get("s3_endpoint_url")
-    on_keys = given["data_store"] == "s3" and bool(given.get("s3_endpoint_url"))
+    given = stored_answers(project)
+    on_aws = given["on_s3"]
+    on_keys = given["on_keys"]
     # The scheduled job also logs in where the service runs, to read its inputs.
-    service_on_aws = TARGET_CLOUDS.get(given["deploy_target"]) == "aws"
+    service_on_aws = given["deploy_cloud"] == "aws"
     for name in ("ci.yml", "retrain.yml"):
         for job in load(project, name)["jobs"].values():
             if not make_calls(job):
@@ -245,7 +242,7 @@ def test_the_dvc_remote_is_reached_the_way_the_data_store_needs(project: Path) -
 
 def test_retrain_runs_on_the_answered_schedule(project: Path) -> None:
     retrain = load(project, "retrain.yml")
-    assert retrain[True]["schedule"] == [{"cron": answers(project)["retrain_schedule"]}]
+    assert retrain[True]["schedule"] == [{"cron": stored_answers(project)["retrain_schedule"]}]
     assert "workflow_dispatch" in retrain[True]
     calls = [target for job in retrain["jobs"].values() for target, _ in make_calls(job)]
     assert calls == STAGES.retrain_targets
@@ -273,7 +270,7 @@ def test_cd_builds_once_then_deploys_the_same_image_to_staging_then_production(
 
 
 def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     jobs = load(project, "cd.yml")["jobs"]
     for stage in STAGES.release_stages:
         job = jobs[stage["name"]]
@@ -326,7 +323,7 @@ def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path
 def test_monitor_reads_production_with_the_credentials_of_a_production_deploy(
     project: Path,
 ) -> None:
-    given = answers(project)
+    given = stored_answers(project)
     (job,) = load(project, "retrain.yml")["jobs"].values()
     # No `environment:`: the production reviewers would hold every scheduled run.
     assert "environment" not in job

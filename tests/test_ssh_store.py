@@ -12,19 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import offered
+from conftest import CI_FILES, ci_text, offered
 
 VENDORS = offered("ci_provider")
-VENDOR_FILES = {
-    "github_actions": [".github/workflows/ci.yml", ".github/workflows/cd.yml"]
-    + [".github/workflows/retrain.yml"],
-    "gitlab_ci": [".gitlab-ci.yml"],
-    "jenkins": ["Jenkinsfile"],
-    "circleci": [".circleci/config.yml"],
-    "azure_pipelines": ["azure-pipelines.yml"],
-    "bitbucket_pipelines": ["bitbucket-pipelines.yml"],
-    "travis_ci": [".travis.yml"],
-}
 # What names the DVC remote's key in each vendor's file: its secret store entries.
 KEY_NAMES = {
     "github_actions": ["DVC_SSH_KEY", "DVC_SSH_KNOWN_HOSTS"],
@@ -54,10 +44,6 @@ class Loader(yaml.SafeLoader):
 
 
 Loader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))
-
-
-def vendor_text(project: Path, vendor: str) -> str:
-    return "\n".join((project / name).read_text() for name in VENDOR_FILES[vendor])
 
 
 def dvc_remote(project: Path) -> dict[str, str]:
@@ -90,7 +76,7 @@ def test_the_readme_sets_the_server_up_for_the_answers(render) -> None:
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_the_readme_names_every_secret_the_ci_file_reads(render, vendor: str) -> None:
     project = render(SSH[vendor])
-    text = vendor_text(project, vendor)
+    text = ci_text(project, vendor)
     section = (project / "README.md").read_text().split("## Data and models")[1].split("\n## ")[0]
     for name in KEY_NAMES[vendor]:
         assert name in text, name
@@ -100,14 +86,14 @@ def test_the_readme_names_every_secret_the_ci_file_reads(render, vendor: str) ->
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_without_the_ssh_store_no_ci_file_mentions_its_key(render, vendor: str) -> None:
-    text = vendor_text(render(LOCAL[vendor]), vendor)
+    text = ci_text(render(LOCAL[vendor]), vendor)
     assert not re.search(r"DVC_SSH|dvc-ssh|dvc_ssh|dvc_key", text)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_no_key_material_is_rendered(render, vendor: str) -> None:
     project = render(SSH[vendor])
-    for path in [project / ".dvc" / "config", *(project / n for n in VENDOR_FILES[vendor])]:
+    for path in [project / ".dvc" / "config", *(project / n for n in CI_FILES[vendor])]:
         text = path.read_text()
         assert "PRIVATE KEY" not in text and "ssh-ed25519 AAAA" not in text, path
     assert set(dvc_remote(project)) == {"url"}  # no keyfile, password or passphrase
@@ -133,7 +119,7 @@ def strict(text: str) -> bool:
 def test_github_actions_writes_the_key_before_the_pipeline(render) -> None:
     project = render(SSH["github_actions"])
     trained = 0
-    for name in VENDOR_FILES["github_actions"]:
+    for name in CI_FILES["github_actions"]:
         for job in yaml.safe_load((project / name).read_text())["jobs"].values():
 
             def loads_key(step: dict) -> bool:
