@@ -1,0 +1,194 @@
+# The serving containers: one container app per environment in one Container Apps
+# environment, in multiple-revision mode. Terraform creates them; CI deploys new revisions
+# into them (deploy/azure_container_apps.py), finding them by these names:
+#   resource group var.resource_group_name, apps <project>-staging and <project>-production
+#   (shortened to Azure's 32 characters, the same way in both places).
+
+locals {
+  environments = toset(["staging", "production"])
+  app_names = {
+    for env in local.environments :
+    env => "${trimsuffix(substr(var.project, 0, 31 - length(env)), "-")}-${env}"
+  }
+  # deploy/azure_container_apps.py replaces the image of the container with this name.
+  container_name = "app"
+}
+
+# Where the environment sends the containers' console logs (what uvicorn prints).
+resource "azurerm_log_analytics_workspace" "apps" {
+  name                = "${var.project}-logs"
+  resource_group_name = azurerm_resource_group.this.name
+  location            = azurerm_resource_group.this.location
+  sku                 = "PerGB2018"
+  retention_in_days   = var.log_retention_days
+  tags                = local.tags
+}
+
+resource "azurerm_container_app_environment" "this" {
+  name                       = trimsuffix(substr(var.project, 0, 60), "-")
+  resource_group_name        = azurerm_resource_group.this.name
+  location                   = azurerm_resource_group.this.location
+  logs_destination           = "log-analytics"
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.apps.id
+  tags                       = local.tags
+}
+
+# The identity the apps run as: it pulls their image and writes their recorded inputs,
+# and nothing else. The apps pass its client ID as AZURE_CLIENT_ID, so that
+# DefaultAzureCredential in the app picks it among the identities of the container.
+resource "azurerm_user_assigned_identity" "app" {
+  name                = "${var.project}-app"
+  resource_group_name = azurerm_resource_group.this.name
+  location            = azurerm_resource_group.this.location
+  tags                = local.tags
+}
+
+resource "azurerm_role_assignment" "app_acr_pull" {
+  scope                = azurerm_container_registry.this.id
+  role_definition_name = "AcrPull"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+  description          = "The container apps of ${var.project} pull their image."
+}
+
+resource "azurerm_role_assignment" "app_inputs" {
+  scope                = azurerm_storage_container.inputs.id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+  description          = "The container apps of ${var.project} write the inputs they see, for the drift check."
+}
+
+resource "azurerm_container_app" "this" {
+  for_each = local.environments
+
+  name                         = local.app_names[each.key]
+  container_app_environment_id = azurerm_container_app_environment.this.id
+  resource_group_name          = azurerm_resource_group.this.name
+  # Several revisions run side by side: a release first takes a share of the traffic and
+  # the label `candidate`, and gets all of it once the smoke test passed.
+  revision_mode = "Multiple"
+  # Revisions that deploys deactivated, kept to look at or to reactivate by hand.
+  max_inactive_revisions = 10
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.app.id]
+  }
+
+  registry {
+    server   = azurerm_container_registry.this.login_server
+    identity = azurerm_user_assigned_identity.app.id
+  }
+
+  ingress {
+    external_enabled = true
+    target_port      = var.container_port
+    transport        = "auto"
+
+    # Only at creation: deploys set the weights of their revisions (ignored below).
+    traffic_weight {
+      latest_revision = true
+      percentage      = 100
+    }
+  }
+
+  template {
+    min_replicas = var.min_replicas[each.key]
+    max_replicas = var.max_replicas[each.key]
+
+    container {
+      name = local.container_name
+      # The first revision runs the tag `bootstrap`, which must be in the registry before
+      # the apps are created (Container Apps checks the image when it makes a revision:
+      # see the README's setup). Every deploy replaces it.
+      image  = "${azurerm_container_registry.this.login_server}/${var.image_name}:bootstrap"
+      cpu    = var.app_cpu
+      memory = var.app_memory
+
+      env {
+        name  = "INPUT_LOG_URL"
+        value = "az://${azurerm_storage_container.inputs.name}/${each.key}/"
+      }
+
+      env {
+        name  = "AZURE_STORAGE_ACCOUNT_NAME"
+        value = azurerm_storage_account.inputs.name
+      }
+
+      env {
+        name  = "AZURE_CLIENT_ID"
+        value = azurerm_user_assigned_identity.app.client_id
+      }
+
+      liveness_probe {
+        transport               = "HTTP"
+        port                    = var.container_port
+        path                    = "/health"
+        initial_delay           = 10
+        interval_seconds        = 15
+        timeout                 = 5
+        failure_count_threshold = 3
+      }
+
+      readiness_probe {
+        transport               = "HTTP"
+        port                    = var.container_port
+        path                    = "/health"
+        interval_seconds        = 5
+        timeout                 = 3
+        failure_count_threshold = 3
+        success_count_threshold = 1
+      }
+    }
+  }
+
+  tags = local.tags
+
+  # Deploys own the image, the revision suffix and the traffic weights: without this,
+  # every `terraform apply` would roll the app back to the bootstrap image and send all
+  # the traffic to whatever revision is the latest.
+  lifecycle {
+    ignore_changes = [
+      template[0].container[0].image,
+      template[0].revision_suffix,
+      ingress[0].traffic_weight,
+    ]
+  }
+
+  # The identity must be allowed to pull before the first revision pulls its image.
+  depends_on = [azurerm_role_assignment.app_acr_pull]
+}
+
+# CI deploys: reads the apps, their revisions and their environment (for the label URL),
+# updates an app's template and traffic, and deactivates revisions it replaced. Updating
+# an app that runs as a user-assigned identity needs the right to assign that identity.
+resource "azurerm_role_definition" "ci_container_apps" {
+  name        = "${var.project}-container-apps-deployer"
+  scope       = azurerm_resource_group.this.id
+  description = "CI of ${var.repository_path} releases revisions of the container apps of ${var.project}."
+
+  permissions {
+    actions = [
+      "Microsoft.App/containerApps/read",
+      "Microsoft.App/containerApps/write",
+      "Microsoft.App/containerApps/revisions/read",
+      "Microsoft.App/containerApps/revisions/deactivate/action",
+      "Microsoft.App/managedEnvironments/read",
+      "Microsoft.App/managedEnvironments/join/action",
+      "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+    ]
+    not_actions = []
+  }
+
+  assignable_scopes = [azurerm_resource_group.this.id]
+}
+
+# On the resource group, which holds this project's resources only (main.tf).
+resource "azurerm_role_assignment" "ci_container_apps" {
+  scope              = azurerm_resource_group.this.id
+  role_definition_id = azurerm_role_definition.ci_container_apps.role_definition_resource_id
+  principal_id       = local.ci_principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "CI of ${var.repository_path} deploys the container apps."
+}

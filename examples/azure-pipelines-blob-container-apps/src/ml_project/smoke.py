@@ -1,0 +1,60 @@
+"""Smoke test of a running service: /health answers ok and /predict answers a real record.
+
+`python -m <package>.smoke URL` exits non-zero when the service is not healthy, so a
+deploy can roll back on it.
+"""
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from .data import FEATURES, load_raw
+
+
+class SmokeTestError(RuntimeError):
+    pass
+
+
+def _call(url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def sample_record() -> dict[str, float]:
+    row = load_raw().iloc[0]
+    return {name: float(row[name]) for name in FEATURES}
+
+
+def smoke_test(base_url: str, wait_seconds: float = 60) -> None:
+    """Wait for /health to be ok, then check that /predict returns one prediction."""
+    base_url = base_url.rstrip("/")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            status, body = _call(f"{base_url}/health")
+        except OSError as error:  # connection refused while the service starts
+            status, body = 0, {"error": str(error)}
+        if status == 200 and body.get("status") == "ok":
+            break
+        if time.monotonic() > deadline:
+            raise SmokeTestError(f"{base_url}/health answered {status} {body}")
+        time.sleep(2)
+    status, body = _call(f"{base_url}/predict", {"records": [sample_record()]})
+    if status != 200 or len(body.get("predictions", [])) != 1:
+        raise SmokeTestError(f"{base_url}/predict answered {status} {body}")
+
+
+if __name__ == "__main__":
+    url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+    try:
+        smoke_test(url)
+    except SmokeTestError as error:
+        sys.exit(f"smoke test failed: {error}")
+    print(f"smoke test passed: {url}")

@@ -1,0 +1,46 @@
+"""Unit tests of training and evaluation."""
+
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from ml_project.data import FEATURES
+from ml_project.evaluate import evaluate, score
+from ml_project.train import fit
+
+
+def test_training_is_reproducible_with_the_same_seed(train_test, params: dict) -> None:
+    train, test = train_test
+    first = fit(train, params["train"], params["seed"])
+    second = fit(train, params["train"], params["seed"])
+    features = test[list(FEATURES)]
+    assert (first.predict_proba(features) == second.predict_proba(features)).all()
+
+
+def test_model_knows_its_feature_names(model_path: Path) -> None:
+    assert list(joblib.load(model_path).feature_names_in_) == list(FEATURES)
+
+
+def test_model_beats_the_majority_class(model_path: Path, train_test) -> None:
+    _, test = train_test
+    metrics = score(joblib.load(model_path), test)
+    majority = test["target"].value_counts(normalize=True).max()
+    assert metrics["accuracy"] > majority
+
+
+def test_evaluate_writes_metrics_and_plots(model_path: Path, train_test, tmp_path: Path) -> None:
+    _, test = train_test
+    test_path = tmp_path / "test.csv"
+    test.to_csv(test_path, index=False)
+    metrics = evaluate(model_path, test_path, tmp_path / "metrics.json", tmp_path / "plots")
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert set(metrics) == {"accuracy", "f1", "precision", "recall", "roc_auc"}
+    assert all(0 <= value <= 1 for value in metrics.values())
+    confusion = pd.read_csv(tmp_path / "plots" / "confusion.csv")
+    assert len(confusion) == len(test)
+    roc = pd.read_csv(tmp_path / "plots" / "roc.csv")
+    assert roc["fpr"].is_monotonic_increasing
+    assert roc.iloc[-1].tolist() == pytest.approx([1.0, 1.0])

@@ -1,0 +1,67 @@
+"""Stage `evaluate`: score the model on the test set; write metrics and DVC plots."""
+
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+from . import config
+from .data import CLASS_NAMES, FEATURES, TARGET
+
+
+def score(model: ClassifierMixin, test: pd.DataFrame) -> dict[str, float]:
+    truth = test[TARGET]
+    predicted = model.predict(test[list(FEATURES)])
+    probability = model.predict_proba(test[list(FEATURES)])[:, 1]
+    return {
+        "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+        "f1": round(float(f1_score(truth, predicted)), 4),
+        "precision": round(float(precision_score(truth, predicted)), 4),
+        "recall": round(float(recall_score(truth, predicted)), 4),
+        "roc_auc": round(float(roc_auc_score(truth, probability)), 4),
+    }
+
+
+def write_plots(model: ClassifierMixin, test: pd.DataFrame, plots_dir: Path) -> None:
+    """CSV files that `dvc plots show` renders: a confusion matrix and a ROC curve."""
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    predicted = model.predict(test[list(FEATURES)])
+    pd.DataFrame(
+        {
+            "actual": [CLASS_NAMES[i] for i in test[TARGET]],
+            "predicted": [CLASS_NAMES[i] for i in predicted],
+        }
+    ).to_csv(plots_dir / "confusion.csv", index=False)
+    fpr, tpr, _ = roc_curve(test[TARGET], model.predict_proba(test[list(FEATURES)])[:, 1])
+    pd.DataFrame({"fpr": fpr.round(4), "tpr": tpr.round(4)}).to_csv(
+        plots_dir / "roc.csv", index=False
+    )
+
+
+def evaluate(
+    model_path: Path = config.MODEL,
+    test_path: Path = config.TEST_DATA,
+    metrics_path: Path = config.METRICS,
+    plots_dir: Path = config.PLOTS,
+) -> dict[str, float]:
+    model = joblib.load(model_path)
+    test = pd.read_csv(test_path)
+    metrics = score(model, test)
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_plots(model, test, plots_dir)
+    return metrics
+
+
+if __name__ == "__main__":
+    print(json.dumps(evaluate(), indent=2))

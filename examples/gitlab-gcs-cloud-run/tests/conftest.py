@@ -1,0 +1,35 @@
+"""Fixtures that build a small, real pipeline run in a temporary directory."""
+
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from ml_project import config
+from ml_project.data import fetch
+from ml_project.prepare import split
+from ml_project.train import fit
+
+
+@pytest.fixture(scope="session")
+def params() -> dict:
+    return config.load_params()
+
+
+@pytest.fixture(scope="session")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    return pd.read_csv(fetch(tmp_path_factory.mktemp("raw") / "dataset.csv"))
+
+
+@pytest.fixture(scope="session")
+def train_test(raw: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return split(raw, params["data"]["test_size"], params["seed"])
+
+
+@pytest.fixture(scope="session")
+def model_path(train_test, params: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = fit(train_test[0], params["train"], params["seed"])
+    path = tmp_path_factory.mktemp("models") / "model.joblib"
+    joblib.dump(model, path)
+    return path

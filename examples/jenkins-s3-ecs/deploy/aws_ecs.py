@@ -1,0 +1,87 @@
+"""Deploying to AWS ECS: the commands rollout.py runs for `make deploy`.
+
+Terraform (infra/aws) creates the cluster and one service per environment, named
+CLUSTER and CLUSTER-<env>, each behind its own load balancer. A release registers a new
+task-definition revision that differs from the latest one only in the image of the
+container named CONTAINER, and points the service at it.
+"""
+
+import os
+
+import boto3
+
+CLUSTER = "ml-project"  # var.project in infra/aws
+CONTAINER = "app"  # the container name in infra/aws/modules/ecs_service
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+# How long a deployment may take to become stable: 60 x 15 s = 15 minutes.
+WAIT = {"Delay": 15, "MaxAttempts": 60}
+
+
+def _ecs():
+    return boto3.client("ecs", region_name=REGION)
+
+
+def _service(env: str) -> dict | None:
+    found = _ecs().describe_services(cluster=CLUSTER, services=[f"{CLUSTER}-{env}"])["services"]
+    return found[0] if found and found[0]["status"] == "ACTIVE" else None
+
+
+def _deploy(env: str, task_definition: str) -> None:
+    """Point the service at `task_definition` and wait until it alone runs, healthy."""
+    ecs = _ecs()
+    service = f"{CLUSTER}-{env}"
+    ecs.update_service(cluster=CLUSTER, service=service, taskDefinition=task_definition)
+    ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=[service], WaiterConfig=WAIT)
+    # The deployment circuit breaker rolls a failing revision back, and the rolled-back
+    # service is stable too: check which revision won.
+    running = current(env)
+    if running != task_definition:
+        raise RuntimeError(f"{service} runs {running}: ECS rolled {task_definition} back")
+
+
+def current(env: str) -> str | None:
+    """ARN of the task definition the environment's service runs, None without a service."""
+    service = _service(env)
+    return service["taskDefinition"] if service else None
+
+
+def release(env: str, image: str) -> None:
+    """Run `image` in `env`: a new revision of the latest task definition, with that image."""
+    ecs = _ecs()
+    service = _service(env)
+    if service is None:
+        raise RuntimeError(f"no service {CLUSTER}-{env} in {REGION}: apply infra/aws first")
+    # The latest revision of the family, not the running one: it carries any change
+    # Terraform made since (CPU, memory, roles), which the next release then rolls out.
+    running = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    family = running["taskDefinition"]["family"]
+    latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    containers = [c for c in latest["containerDefinitions"] if c["name"] == CONTAINER]
+    if not containers:
+        raise RuntimeError(f"{latest['taskDefinitionArn']} has no container named {CONTAINER}")
+    containers[0]["image"] = image
+    # Describe returns read-only fields (ARN, revision, status, ...) that register
+    # refuses: keep only what register accepts.
+    accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
+    revision = ecs.register_task_definition(**{k: v for k, v in latest.items() if k in accepted})
+    _deploy(env, revision["taskDefinition"]["taskDefinitionArn"])
+
+
+def endpoint(env: str) -> str:
+    """Base URL of `env`: the load balancer in front of the service's target group."""
+    service = _service(env)
+    if service is None or not service["loadBalancers"]:
+        raise RuntimeError(f"no load-balanced service {CLUSTER}-{env} in {REGION}")
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    target_group_arn = service["loadBalancers"][0]["targetGroupArn"]
+    (target_group,) = elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])[
+        "TargetGroups"
+    ]
+    balancer_arns = target_group["LoadBalancerArns"][:1]
+    (balancer,) = elbv2.describe_load_balancers(LoadBalancerArns=balancer_arns)["LoadBalancers"]
+    return f"http://{balancer['DNSName']}"
+
+
+def restore(env: str, previous: str) -> None:
+    """Run the task definition `previous` in `env` again."""
+    _deploy(env, previous)

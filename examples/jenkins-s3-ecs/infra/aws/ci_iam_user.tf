@@ -1,0 +1,51 @@
+# CI without an OIDC federation to AWS: an IAM user whose only right is to assume the CI
+# role, for one hour at a time. Terraform creates no access key, so none is ever in the
+# state: create one by hand (README) and keep it in the CI's secret store only.
+resource "aws_iam_user" "ci" {
+  #checkov:skip=CKV_AWS_273:This CI has no OIDC federation to AWS; the user can only assume the CI role.
+  name = "${local.short_name}-ci"
+  path = "/ci/"
+}
+
+# Policies go to a group, not to the user itself.
+resource "aws_iam_group" "ci" {
+  name = "${local.short_name}-ci"
+  path = "/ci/"
+}
+
+resource "aws_iam_user_group_membership" "ci" {
+  user   = aws_iam_user.ci.name
+  groups = [aws_iam_group.ci.name]
+}
+
+data "aws_iam_policy_document" "ci_user" {
+  statement {
+    sid       = "AssumeTheCiRoleOnly"
+    actions   = ["sts:AssumeRole"]
+    resources = [aws_iam_role.ci.arn]
+  }
+}
+
+resource "aws_iam_group_policy" "ci" {
+  name   = "assume-ci-role"
+  group  = aws_iam_group.ci.name
+  policy = data.aws_iam_policy_document.ci_user.json
+}
+
+# The CI role trusts this user, and nobody else.
+data "aws_iam_policy_document" "ci_trust" {
+  statement {
+    sid     = "TheCiUser"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_user.ci.arn]
+    }
+  }
+}
+
+output "ci_user_name" {
+  description = "IAM user whose access key CI keeps as a secret: aws iam create-access-key --user-name <this name>."
+  value       = aws_iam_user.ci.name
+}

@@ -1,0 +1,118 @@
+# The serving containers: one Fargate service per environment behind its own load
+# balancer, in one cluster. Terraform creates them; CI deploys new task-definition
+# revisions into them (deploy/aws_ecs.py), finding them by these names:
+#   cluster <project>, services <project>-staging and <project>-production.
+
+locals {
+  environments = toset(["staging", "production"])
+
+  # Without vpc_id, the account's default VPC: it exists in every region, so the first
+  # apply needs no network of its own. Its subnets are public and have no NAT gateway,
+  # so tasks get a public IP to reach ECR and CloudWatch Logs; their security group
+  # still admits traffic from their load balancer only. A VPC of your own (vpc_id and
+  # the subnet variables) keeps tasks in private subnets without public IPs.
+  use_default_vpc  = var.vpc_id == null
+  vpc_id           = local.use_default_vpc ? data.aws_vpc.default[0].id : var.vpc_id
+  alb_subnet_ids   = local.use_default_vpc ? data.aws_subnets.default[0].ids : var.public_subnet_ids
+  task_subnet_ids  = local.use_default_vpc ? data.aws_subnets.default[0].ids : var.private_subnet_ids
+  assign_public_ip = local.use_default_vpc
+}
+
+data "aws_vpc" "default" {
+  count   = local.use_default_vpc ? 1 : 0
+  default = true
+}
+
+data "aws_subnets" "default" {
+  count = local.use_default_vpc ? 1 : 0
+
+  filter {
+    name   = "vpc-id"
+    values = [data.aws_vpc.default[0].id]
+  }
+
+  filter {
+    name   = "default-for-az"
+    values = ["true"]
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.project
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+module "service" {
+  source   = "./modules/ecs_service"
+  for_each = local.environments
+
+  project     = var.project
+  environment = each.key
+  aws_region  = var.aws_region
+  cluster_arn = aws_ecs_cluster.this.arn
+
+  # The first revision points at a tag that CI never pushes: tasks cannot start until
+  # the first `make deploy` registers a revision with a real image.
+  image              = "${aws_ecr_repository.app.repository_url}:bootstrap"
+  ecr_repository_arn = aws_ecr_repository.app.arn
+  container_port     = var.container_port
+  cpu                = var.task_cpu
+  memory             = var.task_memory
+  desired_count      = var.desired_count[each.key]
+  log_retention_days = var.log_retention_days
+  inputs_bucket_name = aws_s3_bucket.inputs.bucket
+  inputs_bucket_arn  = aws_s3_bucket.inputs.arn
+
+  vpc_id           = local.vpc_id
+  alb_subnet_ids   = local.alb_subnet_ids
+  task_subnet_ids  = local.task_subnet_ids
+  assign_public_ip = local.assign_public_ip
+
+  deletion_protection = each.key == "production"
+}
+
+# CI deploys: registers a revision copied from the latest one with the new image, points
+# the service at it, waits for it to be stable, and finds the load balancer's address.
+data "aws_iam_policy_document" "ci_ecs" {
+  statement {
+    sid       = "TaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    resources = ["*"] # neither action supports resource-level permissions
+  }
+
+  statement {
+    sid       = "TheServicesOfThisProject"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    resources = [for env in local.environments : module.service[env].service_arn]
+  }
+
+  statement {
+    sid     = "PassTheTaskRoles"
+    actions = ["iam:PassRole"]
+    resources = flatten([
+      for env in local.environments : [module.service[env].execution_role_arn, module.service[env].task_role_arn]
+    ])
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "FindTheLoadBalancers"
+    actions   = ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups"]
+    resources = ["*"] # describe actions do not support resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "ci_ecs" {
+  name   = "ecs-deploy"
+  role   = aws_iam_role.ci.id
+  policy = data.aws_iam_policy_document.ci_ecs.json
+}

@@ -1,0 +1,1 @@
+"""A classifier trained, gated and served with DVC, pytest and FastAPI."""

@@ -1,0 +1,36 @@
+"""Stage `prepare`: split the raw data into a stratified train and test set."""
+
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from . import config
+from .data import TARGET
+
+
+def split(raw: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop exact duplicate rows first, so that no row can land in both sets."""
+    rows = raw.drop_duplicates()
+    train, test = train_test_split(
+        rows, test_size=test_size, random_state=seed, stratify=rows[TARGET]
+    )
+    return train, test
+
+
+def prepare(
+    raw_path: Path = config.RAW_DATA,
+    train_path: Path = config.TRAIN_DATA,
+    test_path: Path = config.TEST_DATA,
+    params_path: Path = config.PARAMS,
+) -> None:
+    params = config.load_params(params_path)
+    train, test = split(pd.read_csv(raw_path), params["data"]["test_size"], params["seed"])
+    train_path.parent.mkdir(parents=True, exist_ok=True)
+    train.to_csv(train_path, index=False)
+    test.to_csv(test_path, index=False)
+
+
+if __name__ == "__main__":
+    prepare()
+    print(f"wrote {config.TRAIN_DATA} and {config.TEST_DATA}")
