@@ -11,6 +11,8 @@ import jinja2
 import pytest
 import yaml
 
+from rendering import Renders
+
 TEMPLATE = Path(__file__).resolve().parents[1]
 COPIER_YML = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
 # The CI stage lists, as every CI vendor's file is rendered from them.
@@ -30,14 +32,13 @@ def offered(question: str) -> list[str]:
 
 
 CORE_QUESTIONS = ("ci_provider", "data_store", "deploy_target")
+# The platform plan (includes/plan.yml): the facts the template reads, read here the same way.
+PLAN = yaml.safe_load((TEMPLATE / "includes" / "plan.yml").read_text())
 # The cloud behind each cloud-bound answer. A project uses one cloud: copier.yml refuses
 # a data store on one cloud with a deploy target on another (tests/test_validators.py).
-DATA_CLOUDS = {"s3": "aws", "gcs": "gcp", "azure_blob": "azure"}
+DATA_CLOUDS = {name: store["cloud"] for name, store in PLAN["stores"].items() if store["cloud"]}
 TARGET_CLOUDS = {
-    "aws_ecs": "aws",
-    "aws_sagemaker": "aws",
-    "gcp_cloud_run": "gcp",
-    "azure_container_apps": "azure",
+    name: target["cloud"] for name, target in PLAN["targets"].items() if target["cloud"]
 }
 
 
@@ -72,19 +73,7 @@ def stored_answers(project: Path) -> dict:
 
 # The files each CI vendor renders (the same for every other answer), in the order its
 # flows appear: pull requests, release, schedule. The parity check reads them so.
-CI_FILES = {
-    "github_actions": [
-        ".github/workflows/ci.yml",
-        ".github/workflows/cd.yml",
-        ".github/workflows/retrain.yml",
-    ],
-    "gitlab_ci": [".gitlab-ci.yml"],
-    "jenkins": ["Jenkinsfile"],
-    "circleci": [".circleci/config.yml"],
-    "azure_pipelines": ["azure-pipelines.yml"],
-    "bitbucket_pipelines": ["bitbucket-pipelines.yml"],
-    "travis_ci": [".travis.yml"],
-}
+CI_FILES = {name: vendor["files"] for name, vendor in PLAN["vendors"].items()}
 
 
 def ci_text(project: Path, vendor: str) -> str:
@@ -164,20 +153,39 @@ def git_commit_all(project: Path, message: str) -> None:
     )
 
 
+# Every answer set the suite is known to render: the combinations, the variants with each
+# vendor, and the golden examples. A full run renders them up front (tests/rendering.py).
+KNOWN_SETS = [
+    *COMBINATIONS,
+    *VARIANTS.values(),
+    *(
+        {**answers, "ci_provider": vendor}
+        for vendor in offered("ci_provider")
+        for answers in VARIANTS.values()
+    ),
+    *(
+        yaml.safe_load(path.read_text()) or {}
+        for path in sorted((TEMPLATE / "examples" / "answers").glob("*.yml"))
+    ),
+]
+
+
+PREFETCH = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Render everything ahead only when the run reads every combination (test_render)."""
+    config.stash[PREFETCH] = any(item.path.name == "test_render.py" for item in items)
+
+
 @pytest.fixture(scope="session")
-def render(copie_session):
+def render(request, tmp_path_factory: pytest.TempPathFactory):
     """render(answers) -> the rendered project, made once per distinct answer set."""
-    cache: dict[tuple, Path] = {}
-
-    def _render(answers: dict) -> Path:
-        key = tuple(sorted(answers.items()))
-        if key not in cache:
-            result = copie_session.copy(extra_answers=answers)
-            assert result.exception is None, result.exception
-            cache[key] = result.project_dir
-        return cache[key]
-
-    return _render
+    renders = Renders(TEMPLATE, tmp_path_factory.mktemp("renders"))
+    if request.config.stash.get(PREFETCH, False):
+        renders.prefetch(KNOWN_SETS)
+    yield renders
+    renders.close()
 
 
 @pytest.fixture(scope="session")

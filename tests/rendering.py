@@ -1,0 +1,81 @@
+"""Render each answer set once per session, ahead of the tests that read it.
+
+Rendering is most of the time of the fast tests (a render costs Copier over a second), and
+the tests are sequential, so the answer sets the suite is known to use are rendered
+up front by a pool of worker processes while the first tests run. A test that asks for a
+set no worker has started yet renders it itself, at once, instead of waiting its turn.
+"""
+
+import itertools
+import multiprocessing
+import warnings
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+
+def render_into(template: str, answers: dict, destination: str) -> str:
+    """One `copier copy --defaults` of the template's HEAD (with any uncommitted change, as
+    Copier does for a dirty local template), with `answers` as the user's answers.
+    No --trust: the template needs none."""
+    import copier  # imported in the worker, so the parent does not pay for it twice
+
+    warnings.simplefilter("ignore")
+    copier.run_copy(
+        template,
+        destination,
+        user_defaults=answers,
+        defaults=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    return destination
+
+
+def key(answers: dict) -> tuple:
+    return tuple(sorted(answers.items()))
+
+
+class Renders:
+    """render(answers) -> the rendered project, made once per distinct answer set."""
+
+    def __init__(self, template: Path, root: Path, workers: int = 2) -> None:
+        self.template = str(template)
+        self.root = root
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.futures: dict[tuple, Future] = {}
+        self.done: dict[tuple, Path] = {}
+        self.counter = itertools.count()
+
+    def _destination(self) -> str:
+        return str(self.root / f"p{next(self.counter):04d}")
+
+    def prefetch(self, answer_sets: list[dict]) -> None:
+        for answers in answer_sets:
+            if key(answers) not in self.futures and key(answers) not in self.done:
+                self.futures[key(answers)] = self.pool.submit(
+                    render_into, self.template, answers, self._destination()
+                )
+
+    def __call__(self, answers: dict) -> Path:
+        k = key(answers)
+        if k not in self.done:
+            future = self.futures.pop(k, None)
+            if future is not None and future.cancel():
+                future = None
+            if future is None:
+                path = render_into(self.template, answers, self._destination())
+            else:
+                path = future.result()
+            self.done[k] = Path(path)
+        return self.done[k]
+
+    def rendered(self) -> dict[tuple, Path]:
+        """Every set rendered so far (waiting for those already submitted)."""
+        for k in list(self.futures):
+            self(dict(k))
+        return dict(self.done)
+
+    def close(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
