@@ -11,6 +11,7 @@ import jinja2
 import pytest
 import yaml
 
+import linters
 from rendering import Renders
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -203,3 +204,26 @@ def ci_project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) 
     run(["make", "install"], project)
     (project / ".make-ci.log").write_text(run(["make", "ci"], project).stdout)
     return project
+
+
+@pytest.fixture(scope="session")
+def schema_errors(render, tmp_path_factory: pytest.TempPathFactory):
+    """schema_errors(schema_args, project, name) -> check-jsonschema's findings for the file
+    `name` of `project`. The first call for a schema checks that file of every project
+    rendered so far in one run (deduplicated by content); later calls read the results."""
+    results: dict[tuple, dict[Path, list[str]]] = {}
+
+    def check(schema_args: tuple[str, ...], project: Path, name: str) -> list[str]:
+        known = results.setdefault((schema_args, name), {})
+        if project not in known:
+            projects = {p for p in render.rendered().values() if (p / name).is_file()}
+            projects = (projects | {project}) - known.keys()
+            known |= linters.json_schema(
+                tool("check-jsonschema"),
+                list(schema_args),
+                {p: p / name for p in projects},
+                tmp_path_factory.mktemp("schema"),
+            )
+        return known[project]
+
+    return check
