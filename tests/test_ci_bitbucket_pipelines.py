@@ -227,24 +227,24 @@ def test_no_secret_value_is_rendered(project: Path) -> None:
 
 def test_terraform_trusts_the_workspace_for_this_repository_only(project: Path) -> None:
     given = stored_answers(project)
-    path = project / "infra" / "aws" / "ci_bitbucket_pipelines.tf"
+    path = project / "infra" / "aws" / "ci.tf"
     assert path.exists() == given["uses_aws"]
     if not path.exists():
         return
     text = path.read_text()
+    variables = (project / "infra" / "aws" / "variables.tf").read_text()
     workspace = given["repository_path"].split("/")[0]
-    assert f'default     = "{workspace}"' in text
-    assert f'default     = "{given["bitbucket_workspace_uuid"]}"' in text
-    assert (
-        'bitbucket_issuer = "api.bitbucket.org/2.0/workspaces/${var.bitbucket_workspace}'
-        '/pipelines-config/identity/oidc"'
-    ) in text
-    assert 'url            = "https://${local.bitbucket_issuer}"' in text
+    assert f'default     = "{workspace}"' in variables
+    assert f'default     = "{given["bitbucket_workspace_uuid"]}"' in variables
+    issuer = (
+        "api.bitbucket.org/2.0/workspaces/${var.bitbucket_workspace}/pipelines-config/identity/oidc"
+    )
+    assert f'url            = "https://{issuer}"' in text
     audience = '["ari:cloud:bitbucket::workspace/${var.bitbucket_workspace_uuid}"]'
     assert f"client_id_list = {audience}" in text
-    assert 'variable = "${local.bitbucket_issuer}:aud"' in text
-    assert 'variable = "${local.bitbucket_issuer}:sub"' in text
+    assert f'variable = "{issuer}:aud"' in text
+    assert f'variable = "{issuer}:sub"' in text
     assert 'values   = ["{${var.bitbucket_repository_uuid}}:*"]' in text
     # The repository UUID has no default: Terraform asks for it.
-    block = text[text.index('variable "bitbucket_repository_uuid"') :]
+    block = variables[variables.index('variable "bitbucket_repository_uuid"') :]
     assert "default" not in block[: block.index("\n}\n")]

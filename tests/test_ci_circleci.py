@@ -269,16 +269,17 @@ def test_no_secret_value_is_rendered(project: Path) -> None:
 
 def test_terraform_trusts_the_organization_for_this_repository_only(project: Path) -> None:
     given = stored_answers(project)
-    path = project / "infra" / "aws" / "ci_circleci.tf"
+    path = project / "infra" / "aws" / "ci.tf"
     assert path.exists() == given["uses_aws"]
     if not path.exists():
         return
     parsed = hcl2.loads(path.read_text())
     text = path.read_text()
-    assert 'url            = "https://${local.circleci_issuer}"' in text
-    assert 'circleci_issuer = "oidc.circleci.com/org/${var.circleci_org_id}"' in text
+    assert 'url            = "https://oidc.circleci.com/org/${var.circleci_org_id}"' in text
+    assert 'variable = "oidc.circleci.com/org/${var.circleci_org_id}:sub"' in text
     assert "client_id_list = [var.circleci_org_id]" in text
-    assert f'default     = "{given["circleci_org_id"]}"' in text
+    variables = (project / "infra" / "aws" / "variables.tf").read_text()
+    assert f'default     = "{given["circleci_org_id"]}"' in variables
     assert (
         '"org/${var.circleci_org_id}/project/*/user/*/vcs-origin/*/${var.repository_path}/vcs-ref/*"'
         in text
@@ -286,5 +287,4 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
     assert 'data "aws_iam_policy_document" "ci_trust"' in text
     (provider,) = [r for r in parsed["resource"] if '"aws_iam_openid_connect_provider"' in r]
     assert list(provider['"aws_iam_openid_connect_provider"']) == ['"circleci"']
-    variables = (project / "infra" / "aws" / "variables.tf").read_text()
     assert f'default     = "{given["repository_path"]}"' in variables

@@ -365,15 +365,15 @@ def test_gitlab_trusts_only_this_project_in_terraform(project: Path) -> None:
     assert (project / "infra").is_dir() == ("repository_path" in given)
     if not infra.is_dir():
         return
-    assert sorted(p.name for p in infra.glob("ci_*.tf")) == ["ci_gitlab_ci.tf"]
-    text = (infra / "ci_gitlab_ci.tf").read_text()
-    assert 'default     = "https://gitlab.com"' in text
+    assert sorted(p.name for p in infra.glob("ci*.tf")) == ["ci.tf"]
+    text = (infra / "ci.tf").read_text()
+    assert 'default     = "https://gitlab.com"' in (infra / "variables.tf").read_text()
     assert 'client_id_list = ["sts.amazonaws.com"]' in text
-    assert 'variable = "${local.gitlab_host}:aud"' in text
+    assert 'variable = "${trimprefix(var.gitlab_url, "https://")}:aud"' in text
     assert 'values   = ["project_path:${var.repository_path}:*"]' in text
     terraform = shutil.which("terraform")
     if terraform:
-        run([terraform, "fmt", "-check", "-diff", "ci_gitlab_ci.tf"], infra)
+        run([terraform, "fmt", "-check", "-diff", "ci.tf", "variables.tf"], infra)
     checkov = os.environ.get("CHECKOV")
     if checkov:
         args = ["-d", ".", "--framework", "terraform", "--compact", "--quiet", "--skip-download"]

@@ -1,5 +1,5 @@
 """CI vendors without an OIDC federation to AWS (Jenkins, Travis CI, Azure Pipelines) reach
-the CI role through an IAM user: infra/aws/ci_iam_user.tf creates it without an access key,
+the CI role through an IAM user: infra/aws/ci.tf creates it without an access key,
 lets it do nothing but assume the CI role, and makes the role trust that user alone.
 (checkov scans these combinations with all others: tests/test_infra_every_combination.py)"""
 
@@ -40,8 +40,7 @@ def blocks(infra: Path) -> dict[str, dict]:
 
 
 def test_the_user_file_replaces_any_oidc_federation(infra: Path) -> None:
-    assert (infra / "ci_iam_user.tf").is_file()
-    assert not (infra / "ci_github_actions.tf").exists()
+    assert sorted(p.name for p in infra.glob("ci*.tf")) == ["ci.tf"]
     found = blocks(infra)
     assert not [key for key in found if key.startswith("aws_iam_openid_connect_provider.")]
     assert not [key for key in found if key.startswith("aws_iam_access_key.")]
@@ -81,7 +80,7 @@ def test_terraform_fmt_changes_nothing(infra: Path) -> None:
     if terraform is None:
         pytest.skip("terraform is not installed")
     result = subprocess.run(
-        [terraform, "fmt", "-check", "-diff", "-no-color", "ci_iam_user.tf"],
+        [terraform, "fmt", "-check", "-diff", "-no-color", "ci.tf"],
         cwd=infra,
         capture_output=True,
         text=True,

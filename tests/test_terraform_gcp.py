@@ -78,17 +78,13 @@ def gcp(project: Path) -> Module:
 # ------------------------------------------------------------------ which files exist
 
 
-def test_one_module_for_google_cloud_and_one_trust_file_per_vendor(vendor_project):
+def test_one_module_for_google_cloud_and_one_ci_identity_file(vendor_project):
     vendor, project = vendor_project
     assert sorted(p.name for p in (project / "infra").iterdir()) == ["gcp"]
     files = set(gcp(project).names)
     assert {"versions.tf", "variables.tf", "outputs.tf", "main.tf", "ci.tf"} <= files
     assert {"dvc_bucket.tf", "registry.tf"} <= files
-    trust = {f for f in files if f.startswith("ci_")}
-    if vendor in KEY_VENDORS:
-        assert trust == {"ci_key.tf"}
-    else:
-        assert trust == {"ci_pool.tf", f"ci_{vendor}.tf"}
+    assert {f for f in files if f.startswith("ci")} == {"ci.tf"}
 
 
 def test_no_google_cloud_module_without_google_cloud(render):
@@ -141,13 +137,9 @@ BAD_VALUES = {
 
 @pytest.fixture(scope="module")
 def variables_only(custom_project, tmp_path_factory) -> Path:
-    """The variables of the custom render and of its vendor's file alone."""
+    """The variables of the custom render (its vendor's inputs included) alone."""
     module = custom_project / "infra" / "gcp"
-    return variables_module(
-        tmp_path_factory.mktemp("gcp-variables"),
-        module / "variables.tf",
-        module / "ci_gitlab_ci.tf",
-    )
+    return variables_module(tmp_path_factory.mktemp("gcp-variables"), module / "variables.tf")
 
 
 def test_default_variables_are_valid(variables_only):
