@@ -149,6 +149,16 @@ def test_main_checks_then_releases_with_production_by_hand(repo: Path, project: 
     assert set(PR_JOBS) <= set(unconfigured) and "staging" not in unconfigured
 
 
+def test_the_environments_extend_one_deploy_job(project: Path) -> None:
+    """Staging and production are one hidden job, `.deploy`, for another environment."""
+    text = (project / ".gitlab-ci.yml").read_text()
+    assert "\n.deploy:\n" in text
+    for stage in STAGES.release_stages:
+        if stage["env"]:
+            job = f"\n{stage['name']}:\n  stage: {stage['name']}\n  extends: .deploy\n"
+            assert job in text, stage["name"]
+
+
 def test_the_schedule_only_monitors(repo: Path, project: Path, expanded: dict) -> None:
     source = "--variable=CI_PIPELINE_SOURCE=schedule"
     assert jobs_when(repo, source, switch(project)) == dict.fromkeys(RETRAIN_JOBS, "on_success")

@@ -64,12 +64,23 @@ def make_calls(job: dict) -> list[tuple[str, str]]:
     return [(m[1], m[2].strip()) for m in calls if m and m[1] not in SETUP_TARGETS]
 
 
+def called(project: Path, job: dict) -> dict:
+    """The job as it runs: a job that calls a reusable workflow of the repository (`uses:
+    ./.github/workflows/...`) runs that workflow's one job, under the caller's `if`."""
+    if "uses" not in job:
+        return job
+    assert job["uses"].startswith("./.github/workflows/"), job["uses"]
+    (inner,) = yaml.safe_load((project / job["uses"]).read_text())["jobs"].values()
+    return {**inner, **({"if": job["if"]} if "if" in job else {})}
+
+
 def uses_action(job: dict, action: str) -> bool:
     return any(step.get("uses", "").startswith(f"{action}@") for step in steps(job))
 
 
-def test_the_three_workflows_and_dependabot_are_rendered(project: Path) -> None:
-    assert [p.name for p in workflow_files(project)] == ["cd.yml", "ci.yml", "retrain.yml"]
+def test_the_workflows_and_dependabot_are_rendered(project: Path) -> None:
+    names = ["cd.yml", "ci.yml", "deploy.yml", "retrain.yml"]
+    assert [p.name for p in workflow_files(project)] == names
     assert (project / ".github" / "dependabot.yml").is_file()
 
 
@@ -96,7 +107,8 @@ def test_every_action_is_pinned_to_a_commit_with_its_release_in_a_comment(
 ) -> None:
     for path in workflow_files(project):
         for line in path.read_text().splitlines():
-            if "uses:" in line:
+            # A workflow of this repository (`./`) is pinned by being this very commit.
+            if "uses:" in line and "uses: ./.github/workflows/" not in line:
                 match = PIN_LINE.search(line)
                 assert match and PINNED.match(match[1]), f"{path.name}: {line.strip()}"
 
@@ -105,8 +117,11 @@ def test_permissions_are_least_privilege(project: Path) -> None:
     for path in workflow_files(project):
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {}, path.name
-        for name, job in workflow["jobs"].items():
-            granted = job["permissions"]
+        for name, caller in workflow["jobs"].items():
+            job = called(project, caller)
+            # A called workflow's job holds no more than its caller grants: exactly that.
+            granted = caller["permissions"]
+            assert job["permissions"] == granted, f"{path.name}:{name}"
             writes = {scope for scope, level in granted.items() if level == "write"}
             assert writes <= set(ALLOWED_WRITES), f"{path.name}:{name}: {writes}"
             # OIDC exactly where a job logs in to AWS, Azure or Google Cloud.
@@ -124,9 +139,11 @@ def test_permissions_are_least_privilege(project: Path) -> None:
 def test_jobs_have_timeouts_and_workflows_a_concurrency_group(project: Path) -> None:
     for path in workflow_files(project):
         workflow = yaml.safe_load(path.read_text())
-        assert "group" in workflow["concurrency"], path.name
+        # A called workflow runs inside its caller's run, and so in the caller's group.
+        if "workflow_call" not in workflow[True]:
+            assert "group" in workflow["concurrency"], path.name
         for name, job in workflow["jobs"].items():
-            assert 0 < job["timeout-minutes"] <= 120, f"{path.name}:{name}"
+            assert 0 < called(project, job)["timeout-minutes"] <= 120, f"{path.name}:{name}"
 
 
 def test_checkouts_keep_no_credentials(project: Path) -> None:
@@ -148,7 +165,8 @@ def test_no_expression_is_expanded_inside_a_script(project: Path) -> None:
 def test_no_secret_value_is_rendered(project: Path) -> None:
     for path in workflow_files(project):
         for line in path.read_text().splitlines():
-            if re.search(r"\b([A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)[A-Z_]*|password):", line):
+            # A name that ends its line declares a secret (deploy.yml's inputs): no value.
+            if re.search(r"\b([A-Z_]*(KEY|SECRET|TOKEN|PASSWORD)[A-Z_]*|password):.", line):
                 assert "${{" in line, f"{path.name}: {line.strip()}"
 
 
@@ -256,12 +274,24 @@ def test_cd_builds_once_then_deploys_the_same_image_to_staging_then_production(
     assert cd["env"]["TAG"] == "${{ github.sha }}"
     jobs = cd["jobs"]
     assert list(jobs) == [stage["name"] for stage in STAGES.release_stages]
+    # Each environment is a call of deploy.yml, which deploys the image of this commit to
+    # the environment it is given.
+    deploy = load(project, "deploy.yml")
+    assert deploy[True]["workflow_call"]["inputs"]["environment"]["required"] is True
+    assert deploy["env"] == {"TAG": "${{ github.sha }}", "ENVIRONMENT": "${{ inputs.environment }}"}
     previous = None
     for stage in STAGES.release_stages:
-        job = jobs[stage["name"]]
-        assert job.get("needs") == previous
-        assert job.get("environment") == stage["env"]
-        expected_env = f"ENV={stage['env']} " if stage["env"] else ""
+        caller = jobs[stage["name"]]
+        assert caller.get("needs") == previous
+        job = called(project, caller)
+        if stage["env"]:
+            assert caller["uses"] == "./.github/workflows/deploy.yml"
+            assert caller["with"] == {"environment": stage["env"]}
+            assert job["environment"] == "${{ inputs.environment }}"
+            expected_env = 'ENV="$ENVIRONMENT" '
+        else:
+            assert "environment" not in job
+            expected_env = ""
         assert make_calls(job) == [
             (target, f'{expected_env}REGISTRY="$REGISTRY" TAG="$TAG"')
             for target in stage["targets"]
@@ -273,7 +303,11 @@ def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path
     given = stored_answers(project)
     jobs = load(project, "cd.yml")["jobs"]
     for stage in STAGES.release_stages:
-        job = jobs[stage["name"]]
+        job = called(project, jobs[stage["name"]])
+        # A secret reaches a called workflow only when its caller passes it on.
+        secrets = jobs[stage["name"]].get("secrets", {})
+        for name, value in secrets.items():
+            assert value == f"${{{{ secrets.{name} }}}}"
         writes = {s for s, level in job["permissions"].items() if level == "write"}
         if given["deploy_target"] == "docker_compose":
             assert uses_action(job, "docker/login-action")
@@ -282,6 +316,7 @@ def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path
                 # A fresh repository without a Docker host stays green.
                 assert job["if"] == "vars.DEPLOY_HOST != ''"
                 assert job["env"]["DOCKER_HOST"] == "ssh://${{ vars.DEPLOY_HOST }}"
+                assert secrets == {"DEPLOY_SSH_KEY": "${{ secrets.DEPLOY_SSH_KEY }}"}
         elif given["deploy_target"] == "kubernetes":
             # The cluster pulls the image: only the package job logs in to ghcr.io.
             assert uses_action(job, "docker/login-action") == (stage["env"] is None)
@@ -293,6 +328,7 @@ def test_cd_uses_the_registry_and_credentials_of_the_deploy_target(project: Path
                 assert 'if [ -z "$KUBECONFIG_DATA" ]' in kubeconfig["run"]
                 (deploy,) = [s for s in job["steps"] if "make deploy" in s.get("run", "")]
                 assert deploy["if"] == "steps.kubeconfig.outputs.ready == 'true'"
+                assert secrets == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG_DATA }}"}
         else:
             cloud = TARGET_CLOUDS[given["deploy_target"]]
             assert uses_action(job, CLOUD_LOGIN[cloud]) and "packages" not in writes
@@ -336,6 +372,8 @@ def test_monitor_reads_production_with_the_credentials_of_a_production_deploy(
         assert job["env"]["DOCKER_HOST"] == "ssh://${{ vars.DEPLOY_HOST }}"
         key = next(s for s in steps(job) if s.get("name") == "Load the deploy key")
         assert key["env"]["DEPLOY_SSH_KEY"] == "${{ secrets.DEPLOY_SSH_KEY }}"
+        # Added to ~/.ssh, not over it: the DVC remote's SSH key may be there already.
+        assert "> ~/.ssh/config" not in key["run"].replace(">> ~/.ssh/config", "")
     elif target == "kubernetes":
         # Without the kubeconfig there is no cluster to read: the check is skipped.
         kubeconfig = next(s for s in steps(job) if s.get("id") == "kubeconfig")
