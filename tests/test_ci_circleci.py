@@ -79,6 +79,18 @@ def setup_of(job: dict) -> dict | None:
     return None
 
 
+def halted_until(job: dict) -> str:
+    """The variable that the job's first step, the command `halt-unless`, waits for."""
+    first = steps(job)[0]
+    assert isinstance(first, dict) and "halt-unless" in first, first
+    return first["halt-unless"]["variable"]
+
+
+def command_runs(cfg: dict, name: str) -> list[str]:
+    """The `run` commands of one of the config's commands."""
+    return runs({"steps": cfg["commands"][name]["steps"]})
+
+
 def test_circleci_accepts_the_config_schema(project: Path) -> None:
     run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.circle-ci", ".circleci/config.yml"],
@@ -152,28 +164,31 @@ def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) 
             assert 'docker login "${REGISTRY%%/*}"' in login
             assert "registry-login" in steps(job)
             if stage["env"]:
-                assert 'if [ -z "${DEPLOY_HOST:-}" ]' in runs(job)[0]
-                assert "add_ssh_keys" in steps(job)
-                assert any("DOCKER_HOST=ssh://$DEPLOY_HOST" in c for c in runs(job))
+                assert halted_until(job) == "DEPLOY_HOST"
+                assert "docker-host" in steps(job)
+                assert "add_ssh_keys" in cfg["commands"]["docker-host"]["steps"]
+                host = command_runs(cfg, "docker-host")
+                assert any("DOCKER_HOST=ssh://$DEPLOY_HOST" in c for c in host)
         elif given["deploy_target"] == "kubernetes":
             assert 'docker login "${REGISTRY%%/*}"' in login
             # The cluster pulls the image: only the package job logs in.
             assert ("registry-login" in steps(job)) == (stage["env"] is None)
             if stage["env"]:
-                assert 'if [ -z "${KUBECONFIG_DATA:-}" ]' in runs(job)[0]
+                assert halted_until(job) == "KUBECONFIG_DATA"
                 assert job["environment"]["KUBECONFIG"] == "/tmp/kubeconfig"
-                assert any("apt-get install" in c and "kubectl" in c for c in runs(job))
+                assert "cluster-credentials" in steps(job)
+                kubectl = command_runs(cfg, "cluster-credentials")
+                assert any("apt-get install" in c and "kubectl" in c for c in kubectl)
         elif given["deploy_cloud"] == "aws":
             assert "aws ecr get-login-password" in login
-            assert 'if [ -z "${AWS_ROLE_ARN:-}" ]' in runs(job)[0]
+            assert halted_until(job) == "AWS_ROLE_ARN"
             assert setup_of(job)["aws"] is True
             assert ("registry-login" in steps(job)) == (stage["env"] is None)
         else:
             # Docker logs in with the Makefile's registry-login, as the CI identity.
             assert login == 'make registry-login REGISTRY="$REGISTRY"'
             assert ("registry-login" in steps(job)) == (stage["env"] is None)
-            switch = CLOUD_SWITCH[given["deploy_cloud"]]
-            assert f'if [ -z "${{{switch}:-}}" ]' in runs(job)[0]
+            assert halted_until(job) == CLOUD_SWITCH[given["deploy_cloud"]]
             if given["deploy_cloud"] == "gcp":
                 # Google credentials: with the DVC remote's (package on GCS) or on their own.
                 setup = setup_of(job)
@@ -193,16 +208,15 @@ def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
         switch = {"docker_compose": "DEPLOY_HOST", "kubernetes": "KUBECONFIG_DATA"}.get(
             given["deploy_target"]
         ) or CLOUD_SWITCH[given["deploy_cloud"]]
-        assert f'if [ -z "${{{switch}:-}}" ]' in runs(job)[0]
-        assert "circleci-agent step halt" in runs(job)[0]
+        assert halted_until(job) == switch
         # ... and may retrain and push: the DVC remote's credentials too.
         assert setup_of(job)["dvc"] is True
         assert bool(setup_of(job).get("aws")) == given["uses_aws"]
         if given["deploy_target"] == "docker_compose":
-            assert "add_ssh_keys" in steps(job)
-            assert any("DOCKER_HOST=ssh://$DEPLOY_HOST" in c for c in runs(job))
+            assert "docker-host" in steps(job)
         if given["deploy_target"] == "kubernetes":
             assert job["environment"]["KUBECONFIG"] == "/tmp/kubeconfig"
+            assert "cluster-credentials" in steps(job)
         if given["deploy_cloud"] == "gcp":
             assert setup_of(job).get("gcp") or given["data_store"] == "gcs"
         if given["deploy_cloud"] == "aws" and given.get("s3_endpoint_url"):
@@ -214,6 +228,24 @@ def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
     readme = (project / "README.md").read_text()
     assert "Project Settings > Triggers" in readme
     assert f"`{stored_answers(project)['retrain_schedule']}`" in readme
+
+
+def test_halt_unless_stops_the_job_green_while_its_variable_is_empty(project: Path) -> None:
+    cfg = config(project)
+    command = cfg["commands"]["halt-unless"]
+    assert command["parameters"]["variable"] == {"type": "env_var_name"}
+    (check,) = command_runs(cfg, "halt-unless")
+    assert 'if [ -z "${<< parameters.variable >>:-}" ]; then' in check
+    assert "circleci-agent step halt" in check and "exit" not in check
+    # Every job that releases or reads production starts with it, the pull request jobs
+    # never do; nor does the package job of a target outside the clouds (registry-login
+    # skips by itself while REGISTRY is unset).
+    unguarded = {stage["name"] for stage in STAGES.pr_stages}
+    if stored_answers(project)["deploy_target"] in ("docker_compose", "kubernetes"):
+        unguarded.add(STAGES.release_stages[0]["name"])
+    for name, job in cfg["jobs"].items():
+        first = steps(job)[0]
+        assert (isinstance(first, dict) and "halt-unless" in first) == (name not in unguarded)
 
 
 def test_caches_are_keyed_on_the_lock_files_and_history_is_complete(project: Path) -> None:

@@ -133,9 +133,10 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
             )
             assert script.index(assume[0]) < first
             assert '"$CI_AWS_ACCESS_KEY_ID"' in assume[0] and '"$AWS_ROLE_ARN"' in assume[0]
-        if service_on_aws and {"build", "deploy"} & set(targets):
+        if service_on_aws:
+            # Only the build pushes to ECR: ECS and SageMaker pull the image themselves.
             login = "aws ecr get-login-password | docker login --username AWS --password-stdin"
-            assert f'{login} "$REGISTRY"' in script
+            assert (f'{login} "$REGISTRY"' in script) == ("build" in targets), job["stage"]
         if given["deploy_cloud"] in ("gcp", "azure"):
             # Docker logs in with the Makefile's registry-login just before the build only.
             if "build" in targets:
@@ -175,6 +176,29 @@ def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: P
     elif given["deploy_cloud"] == "aws" and given.get("s3_endpoint_url"):
         # The remote's keys go to DVC's local config before the role replaces them.
         assert any("dvc remote modify --local" in c for c in monitor["before_script"])
+
+
+def test_shared_steps_are_written_once_and_named_by_alias(project: Path) -> None:
+    """The role's and the DVC remote's SSH key's steps are anchors under the private key
+    `_shared`, which Travis ignores; jobs run them through aliases. A production deploy
+    reaches the service as staging does: one before_script, by alias."""
+    given = stored_answers(project)
+    text = (project / ".travis.yml").read_text()
+    config = travis(project)
+    shared = config.get("_shared", [])
+    for anchor, fragment, used in [
+        ("assume-ci-role", "aws sts assume-role", given["uses_aws"]),
+        ("load-dvc-ssh-key", "base64 --decode > ~/.ssh/dvc_key", given["data_store"] == "ssh"),
+    ]:
+        assert text.count(fragment) == int(used), anchor
+        assert (f"- &{anchor} |" in text) == used
+        assert sum(fragment in step for step in shared) == int(used)
+        if used:
+            assert f"- *{anchor}" in text
+    environments = {stage["name"] for stage in STAGES.release_stages if stage["env"]}
+    deploys = [job for job in jobs(project) if job["stage"] in environments]
+    assert len(deploys) == 2 and deploys[0]["before_script"] == deploys[1]["before_script"]
+    assert "before_script: *reach-service" in text
 
 
 def test_no_secret_is_in_the_file(project: Path) -> None:
