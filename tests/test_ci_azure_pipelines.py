@@ -22,6 +22,8 @@ from conftest import (
 VENDOR = {"ci_provider": "azure_pipelines"}
 ANSWER_SETS = vendor_answer_sets(VENDOR["ci_provider"], retrain_schedule="*/30 2-4 1,15 * 1-5")
 MAKE = re.compile(r"^make (\w+)(.*)$")
+DEPLOY_TEMPLATE = ".azure-pipelines/deploy.yml"
+PARAMETER = re.compile(r"\$\{\{ parameters\.(\w+) \}\}")
 NOT_RETRAINING = "and(ne(variables['Build.Reason'], 'Schedule'), not(${{ parameters.retrain }}))"
 AWS_ENV = {
     "AWS_PROFILE": "ci",
@@ -40,7 +42,19 @@ def project(request, render) -> Path:
 
 
 def config(project: Path) -> dict:
-    return yaml.safe_load((project / "azure-pipelines.yml").read_text())
+    """azure-pipelines.yml as Azure Pipelines compiles it: each `template:` stage replaced by
+    the stages of its file, with the parameters it is given."""
+    cfg = yaml.safe_load((project / "azure-pipelines.yml").read_text())
+    stages = []
+    for stage in cfg["stages"]:
+        if "template" not in stage:
+            stages.append(stage)
+            continue
+        text = (project / stage["template"]).read_text()
+        text = PARAMETER.sub(lambda m, given=stage["parameters"]: given[m[1]], text)
+        stages += yaml.safe_load(text)["stages"]
+    cfg["stages"] = stages
+    return cfg
 
 
 def stages(project: Path) -> dict:
@@ -77,7 +91,25 @@ def make_calls(job: dict) -> list[tuple[str, str]]:
 def test_azure_accepts_the_pipeline_schema(project: Path) -> None:
     schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.azure-pipelines"]
     options = ["--regex-variant", "nonunicode", "--data-transform", "azure-pipelines"]
-    run([*schema, *options, "azure-pipelines.yml"], project)
+    run([*schema, *options, "azure-pipelines.yml", DEPLOY_TEMPLATE], project)
+
+
+def test_every_environment_deploys_with_the_one_stage_template(project: Path) -> None:
+    """staging and production are the same stage, written once: .azure-pipelines/deploy.yml."""
+    raw = yaml.safe_load((project / "azure-pipelines.yml").read_text())["stages"]
+    deploys = [stage for stage in raw if "template" in stage]
+    environments = [stage for stage in STAGES.release_stages if stage["env"]]
+    previous = STAGES.release_stages[0]["name"]
+    for stage, deploy in zip(environments, deploys, strict=True):
+        assert deploy["template"] == DEPLOY_TEMPLATE
+        assert deploy["parameters"]["environment"] == stage["env"]
+        assert deploy["parameters"]["dependsOn"] == previous
+        previous = stage["name"]
+    template = yaml.safe_load((project / DEPLOY_TEMPLATE).read_text())
+    assert [p["name"] for p in template["parameters"]] == ["environment", "dependsOn", "script"]
+    (stage,) = template["stages"]
+    (job,) = stage["jobs"]
+    assert job["environment"] == "${{ parameters.environment }}"
 
 
 def test_triggers_are_main_its_pull_requests_and_the_answered_schedule(project: Path) -> None:

@@ -194,7 +194,11 @@ def test_circleci_adds_the_key_in_the_setup_of_the_jobs_that_train(render) -> No
 
 
 def test_azure_installs_the_secure_file_before_the_pipeline(render) -> None:
-    config = yaml.safe_load((render(SSH["azure_pipelines"]) / "azure-pipelines.yml").read_text())
+    project = render(SSH["azure_pipelines"])
+    config = yaml.safe_load((project / "azure-pipelines.yml").read_text())
+    # The deploy stages are `template:` entries: their jobs are in the template's file.
+    stages = [stage for stage in config["stages"] if "template" not in stage]
+    stages += yaml.safe_load((project / ".azure-pipelines/deploy.yml").read_text())["stages"]
 
     def loads_key(step: dict) -> bool:
         if step.get("task") != "InstallSSHKey@0" or "dvc_ssh_key" not in json.dumps(step):
@@ -206,7 +210,7 @@ def test_azure_installs_the_secure_file_before_the_pipeline(render) -> None:
         return True
 
     trained = 0
-    for stage in config["stages"]:
+    for stage in stages:
         for job in stage["jobs"]:
             strategy = job.get("strategy", {}).get("runOnce", {}).get("deploy", {})
             steps = job.get("steps") or strategy.get("steps", [])
