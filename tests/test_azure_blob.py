@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PLAN, offered
+
 AZURE = {
     "data_store": "azure_blob",
     "azure_storage_account": "acmedvc",
     "azure_container": "mldata",
 }
-VENDORS = [
-    "github_actions",
-    "gitlab_ci",
-    "jenkins",
-    "circleci",
-    "azure_pipelines",
-    "bitbucket_pipelines",
-    "travis_ci",
-]
+VENDORS = offered("ci_provider")
 SECRET_WORDS = ("AccountKey", "account_key", "connection_string", "sas_token", "client_secret =")
 
 
@@ -91,7 +85,7 @@ def test_readme_explains_the_setup_for_the_vendor(render, vendor):
     assert "terraform init" in readme
     assert "az storage container create --name tfstate" in readme
     assert "AZURE_CLIENT_ID" in readme
-    if vendor in ("jenkins", "travis_ci", "circleci", "bitbucket_pipelines"):
+    if not PLAN["vendors"][vendor]["oidc"]["azure"]:
         assert "az ad app credential reset" in readme
         assert "AZURE_CLIENT_SECRET" in readme or "azure-client-secret" in readme
     else:

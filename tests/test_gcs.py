@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ci_text, offered
+from conftest import PLAN, ci_text, offered
 
 VENDORS = offered("ci_provider")
 ANSWER_SETS = {
@@ -174,7 +174,7 @@ def test_readme_tells_the_one_time_setup_and_the_ci_variables(vendor_project):
     assert "gcloud storage buckets create gs://ml-project-tfstate" in readme
     assert "cd infra/gcp" in readme and "terraform output ci_variables" in readme
     assert "One-time cloud setup (AWS)" not in readme
-    if vendor in {"jenkins", "travis_ci", "azure_pipelines"}:
+    if not PLAN["vendors"][vendor]["oidc"]["gcp"]:
         assert "gcloud iam service-accounts keys create" in readme
     else:
         assert "GCP_WORKLOAD_IDENTITY_PROVIDER" in readme and "GCP_SERVICE_ACCOUNT" in readme

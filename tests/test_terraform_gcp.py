@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import offered
+from conftest import PLAN, offered
 from terraform_hcl import Module, plan, variables_module
 
 VENDORS = offered("ci_provider")
-KEY_VENDORS = {"jenkins", "travis_ci", "azure_pipelines"}
+KEY_VENDORS = {v for v in VENDORS if not PLAN["vendors"][v]["oidc"]["gcp"]}
 # One answer set per CI vendor: the same dicts as tests/test_render.py's, so the session's
 # render cache renders each once.
 ANSWER_SETS = {
