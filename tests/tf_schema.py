@@ -180,7 +180,17 @@ class ProviderSchema:
 
 
 def is_block(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
+    """Whether a parsed value is one or more blocks (python-hcl2 marks them; a labelled
+    block is a dict from its label to the marked body)."""
+
+    def marked(entry) -> bool:
+        return isinstance(entry, dict) and bool(entry.get("__is_block__"))
+
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(marked(v) or (isinstance(v, dict) and v and all(map(marked, v.values()))) for v in value)
+    )
 
 
 def items(body: dict):
