@@ -59,6 +59,8 @@ BUILTIN_SCOPES = {"each", "count", "self", "path", "terraform"}
 @dataclass
 class Argument:
     required: bool
+    # "string", "number", "boolean", "list", "map", "object"; None when anything goes
+    kind: str | None = None
 
 
 @dataclass
@@ -83,6 +85,57 @@ CLASS = re.compile(
 )
 TYPE_KEY = re.compile(r'\n    "([^"\n]+)": \{\n')
 KINDS = {"Resource": "resource", "DataSource": "data", "Provider": "provider"}
+
+
+def value_kind(type_: dict) -> str | None:
+    """What an argument takes, from its jsii type (IResolvable aside: any expression)."""
+    members = [
+        t for t in type_.get("union", {}).get("types", [type_]) if t.get("fqn") != "cdktn.IResolvable"
+    ]
+    if len(members) != 1:
+        return None
+    member = members[0]
+    if "collection" in member:
+        return "list" if member["collection"]["kind"] == "array" else "map"
+    if member.get("primitive") in {"string", "number", "boolean"}:
+        return member["primitive"]
+    if member.get("fqn", "").count(".") >= 2 and not member["fqn"].startswith(("cdktn.", "cdktf.")):
+        return "object"
+    return None
+
+
+def literal_error(value, kind: str | None) -> str | None:
+    """Why a literal value cannot be converted to what an argument takes (expressions and
+    null are not judged: only Terraform knows their types)."""
+    if kind is None or value is None:
+        return None
+    if isinstance(value, list):
+        found = "a list"
+    elif isinstance(value, dict):
+        found = "an object"
+    elif isinstance(value, bool):
+        found = "a bool"
+    elif isinstance(value, int | float):
+        found = "a number"
+    elif isinstance(value, str) and value.startswith('"') and "${" not in value:
+        found = "a string"
+        text = value[1:-1]
+        if kind == "boolean" and text not in {"true", "false"}:
+            return f"takes a bool, not the string {value}"
+        if kind == "number" and not re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return f"takes a number, not the string {value}"
+    else:
+        return None
+    allowed = {
+        "string": {"a string", "a number", "a bool"},
+        "number": {"a number", "a string"},
+        "boolean": {"a bool", "a string"},
+        "list": {"a list"},
+        "map": {"an object"},
+        "object": {"an object"},
+    }[kind]
+    article = "an" if kind == "object" else "a"
+    return None if found in allowed else f"takes {article} {kind}, not {found}"
 
 
 def snake(camel: str) -> str:
@@ -151,7 +204,7 @@ class ProviderSchema:
                 single = "fqn" in prop["type"]
                 schema.blocks[name] = (nested, required, single)
             else:
-                schema.arguments[name] = Argument(required)
+                schema.arguments[name] = Argument(required, value_kind(prop["type"]))
         settable = {camel(n) for n in schema.arguments} | {camel(n) for n in schema.blocks}
         for prop in (self._type(getters_of) or {}).get("properties", []):
             getter = prop["name"]
@@ -202,6 +255,12 @@ def label(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
+@cache
+def parse(text: str) -> dict:
+    """A .tf file's content, parsed once per session: many rendered modules share files."""
+    return hcl2.loads(text)
+
+
 @dataclass
 class Module:
     directory: Path
@@ -213,9 +272,7 @@ class Module:
         module = cls(directory)
         labels = {"resource": 2, "data": 2, "provider": 1, "module": 1, "variable": 1, "output": 1}
         for path in sorted(directory.glob("*.tf")):
-            with path.open() as handle:
-                parsed = hcl2.load(handle)
-            for kind, entries in items(parsed):
+            for kind, entries in items(parse(path.read_text())):
                 for entry in entries:
                     for found in cls._unfold(entry, labels.get(kind, 0)):
                         module.blocks.setdefault(kind, []).append((path.name, *found))
@@ -302,6 +359,8 @@ def check_body(body: dict, schema: Block, where: str, meta: set[str] = frozenset
         elif name in schema.arguments:
             if is_block(value):
                 errors.append(f"{where}: {name} is an argument, not a block: write {name} = ...")
+            elif problem := literal_error(value, schema.arguments[name].kind):
+                errors.append(f"{where}: {name} {problem}")
         elif name in schema.computed:
             errors.append(f"{where}: {name} is computed by the provider and cannot be set")
         else:
