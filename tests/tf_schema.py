@@ -27,7 +27,7 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import distribution
+from importlib.metadata import distribution, distributions
 from pathlib import Path
 
 import hcl2
@@ -150,8 +150,9 @@ def camel(name: str) -> str:
 class ProviderSchema:
     """One provider's schema, read lazily from the jsii manifest of a binding package."""
 
-    def __init__(self, package: str):
-        dist = distribution(package)
+    def __init__(self, package: str, path: list[str] | None = None):
+        """`package` as installed (or found in `path`, to compare another release)."""
+        dist = next(distributions(name=package, path=path)) if path else distribution(package)
         manifests = [f for f in dist.files or () if str(f).endswith(".jsii.tgz")]
         assert manifests, f"{package} {dist.version} ships no jsii manifest"
         # A stream: the manifest comes first, the rest of the archive is never unpacked.
