@@ -47,10 +47,35 @@ LIFECYCLE = {
     "action_trigger",
 }
 MODULE_META = {"source", "version", "count", "for_each", "depends_on", "providers"}
-VARIABLE_ARGS = {"type", "default", "description", "validation", "sensitive", "nullable", "ephemeral"}
+VARIABLE_ARGS = {
+    "type",
+    "default",
+    "description",
+    "validation",
+    "sensitive",
+    "nullable",
+    "ephemeral",
+}
 OUTPUT_ARGS = {"value", "description", "sensitive", "depends_on", "precondition", "ephemeral"}
 # Names a reference may start with that are not declared blocks.
-BUILTIN_SCOPES = {"each", "count", "self", "path", "terraform"}
+BUILTIN_SCOPES = {"self", "path", "terraform"}
+# The kinds of top-level blocks Terraform knows.
+TOP_LEVEL = {
+    "terraform",
+    "provider",
+    "variable",
+    "locals",
+    "output",
+    "module",
+    "resource",
+    "data",
+    "ephemeral",
+    "moved",
+    "import",
+    "removed",
+    "check",
+    "action",
+}
 
 
 # --- provider schemas, from the jsii manifest -------------------------------------------
@@ -90,7 +115,9 @@ KINDS = {"Resource": "resource", "DataSource": "data", "Provider": "provider"}
 def value_kind(type_: dict) -> str | None:
     """What an argument takes, from its jsii type (IResolvable aside: any expression)."""
     members = [
-        t for t in type_.get("union", {}).get("types", [type_]) if t.get("fqn") != "cdktn.IResolvable"
+        t
+        for t in type_.get("union", {}).get("types", [type_])
+        if t.get("fqn") != "cdktn.IResolvable"
     ]
     if len(members) != 1:
         return None
@@ -243,7 +270,9 @@ def is_block(value) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(marked(v) or (isinstance(v, dict) and v and all(map(marked, v.values()))) for v in value)
+        and all(
+            marked(v) or (isinstance(v, dict) and v and all(map(marked, v.values()))) for v in value
+        )
     )
 
 
@@ -496,9 +525,11 @@ class Reference:
 def references(tokens: list[str]) -> list[Reference]:
     """Every traversal (a.b.c, a.b[0].c, a.b[*].c, a.b.*.c) that does not start after a dot,
     that is not a function call, and whose root is not a for expression's own variable.
-    An index or a splat shows in `parts` as "[]"."""
+    An index shows in `parts` as "[]", a splat as "[*]"."""
     iterators = {tokens[i + 1] for i, token in enumerate(tokens[:-1]) if token == "for"} | {
-        tokens[i + 3] for i, token in enumerate(tokens[:-3]) if token == "for" and tokens[i + 2] == ","
+        tokens[i + 3]
+        for i, token in enumerate(tokens[:-3])
+        if token == "for" and tokens[i + 2] == ","
     }
     name = re.compile(r"[A-Za-z_]")
     found = []
@@ -513,9 +544,10 @@ def references(tokens: list[str]) -> list[Reference]:
                 parts.append(tokens[j + 1])
                 j += 2
             elif tokens[j] == "." and j + 1 < len(tokens) and tokens[j + 1] == "*":
-                parts.append("[]")
+                parts.append("[*]")
                 j += 2
             elif tokens[j] == "[":
+                splat = tokens[j + 1 : j + 3] == ["*", "]"]
                 level = 0
                 while j < len(tokens):
                     level += tokens[j] in {"[", "(", "{"}
@@ -523,7 +555,7 @@ def references(tokens: list[str]) -> list[Reference]:
                     j += 1
                     if level == 0:
                         break
-                parts.append("[]")
+                parts.append("[*]" if splat else "[]")
             else:
                 break
         found.append(Reference(token, parts))
@@ -533,11 +565,7 @@ def references(tokens: list[str]) -> list[Reference]:
 def child_variables(directory: Path) -> tuple[set[str], set[str]]:
     module = Module.read(directory)
     declared = {labels[0] for labels in module.names("variable")}
-    required = {
-        name
-        for _, (name,), body in module.of("variable")
-        if "default" not in body
-    }
+    required = {name for _, (name,), body in module.of("variable") if "default" not in body}
     return declared, required
 
 
@@ -545,8 +573,8 @@ def check_references(module: Module, schemas: dict[str, ProviderSchema]) -> list
     errors = []
     variables = {labels[0] for labels in module.names("variable")}
     local_names = module.locals()
-    resources = {labels for labels in module.names("resource")}
-    data = {labels for labels in module.names("data")}
+    resources = set(module.names("resource"))
+    data = set(module.names("data"))
     outputs_of: dict[str, set[str] | None] = {}
     for file, (name,), body in module.of("module"):
         where = f"{file}: module.{name}"
@@ -590,18 +618,40 @@ def check_references(module: Module, schemas: dict[str, ProviderSchema]) -> list
         """The first attribute read after a resource's address (and its index) must exist."""
         provider = schemas.get(type_.split("_")[0])
         schema = provider.block(kind, type_) if provider else None
-        attributes = [part for part in rest[:2] if part != "[]"]
+        attributes = [part for part in rest[:2] if part not in {"[]", "[*]"}]
         if schema is None or not attributes or attributes[0] in schema.attributes() | {"id"}:
             return None
         known = schema.attributes()
         address = f"{'data.' if kind == 'data' else ''}{type_}.{name}"
         return f"{address} has no attribute {attributes[0]}{close(attributes[0], known)}"
 
+    repeated = {
+        (kind, *labels)
+        for kind in ("resource", "data", "module")
+        for _, labels, body in module.of(kind)
+        if "count" in body or "for_each" in body
+    }
+
+    def instance_key_error(address: tuple[str, ...], rest: list[str]) -> str | None:
+        """A block with count or for_each is read by instance ([key], [*] or as a whole);
+        one without them has no instance key."""
+        name = ".".join(address[1:] if address[0] == "resource" else address)
+        if address in repeated and rest and rest[0] not in {"[]", "[*]"}:
+            return f"{name} has count or for_each: read one instance, {name}[...].{rest[0]}"
+        if address not in repeated and rest and rest[0] == "[]":
+            return f"{name} has neither count nor for_each: it takes no instance key"
+        return None
+
     def check(where: str, value, scope: set[str]) -> None:
         for ref in references(expression_tokens(value)):
             root, parts = ref.root, ref.parts
             first = parts[0] if parts and parts[0] != "[]" else None
             problem = None
+            if root in {"each", "count"}:
+                if root not in scope:
+                    meta = "for_each" if root == "each" else "count"
+                    errors.append(f"{where}: {root}.{first} is used in a block without {meta}")
+                continue
             if root in BUILTIN_SCOPES or root in scope:
                 continue
             if root == "var":
@@ -613,9 +663,11 @@ def check_references(module: Module, schemas: dict[str, ProviderSchema]) -> list
             elif root == "module":
                 if first not in outputs_of:
                     problem = f"module.{first} is not declared"
+                elif problem := instance_key_error(("module", first), parts[1:]):
+                    pass
                 else:
                     outputs = outputs_of[first]
-                    names = [n for n in parts[1:] if n != "[]"]
+                    names = [n for n in parts[1:] if n not in {"[]", "[*]"}]
                     if outputs is not None and names and names[0] not in outputs:
                         problem = (
                             f"module.{first} has no output {names[0]}{close(names[0], outputs)}"
@@ -625,12 +677,16 @@ def check_references(module: Module, schemas: dict[str, ProviderSchema]) -> list
                 if (first, second) not in data:
                     problem = f"data.{first}.{second} is not declared"
                 else:
-                    problem = attribute_error("data", first, second, parts[2:])
+                    problem = instance_key_error(
+                        ("data", first, second), parts[2:]
+                    ) or attribute_error("data", first, second, parts[2:])
             elif first is not None:
                 if (root, first) not in resources:
                     problem = f"{root}.{first} is not declared"
                 else:
-                    problem = attribute_error("resource", root, first, parts[1:])
+                    problem = instance_key_error(
+                        ("resource", root, first), parts[1:]
+                    ) or attribute_error("resource", root, first, parts[1:])
             if problem:
                 errors.append(f"{where}: {problem}")
 
@@ -653,7 +709,14 @@ def check_references(module: Module, schemas: dict[str, ProviderSchema]) -> list
                     continue
                 if kind == "variable" and key == "type":
                     continue
-                walk(check, where, key, value, set())
+                scope = {"each"} if "for_each" in body else {"count"} if "count" in body else set()
+                walk(
+                    check,
+                    where,
+                    key,
+                    value,
+                    scope if kind in {"resource", "data", "module"} else set(),
+                )
     return errors
 
 
@@ -666,7 +729,13 @@ def walk(check, where: str, key: str, value, scope: set[str]) -> None:
                 iterator = label(str(dynamic.get("iterator", label(block_label))))
                 for inner_key, inner in items(dynamic):
                     inner_scope = scope | {iterator} if inner_key == "content" else scope
-                    walk(check, f"{where}.dynamic.{label(block_label)}", inner_key, inner, inner_scope)
+                    walk(
+                        check,
+                        f"{where}.dynamic.{label(block_label)}",
+                        inner_key,
+                        inner,
+                        inner_scope,
+                    )
         return
     if is_block(value):
         for block in value:
@@ -674,6 +743,33 @@ def walk(check, where: str, key: str, value, scope: set[str]) -> None:
                 walk(check, f"{where}.{key}", inner_key, inner, scope)
         return
     check(f"{where}.{key}", value, scope)
+
+
+def check_declarations(module: Module) -> list[str]:
+    """Block kinds Terraform knows, and each name declared once."""
+    errors = [
+        f"{file}: {kind} is not a kind of block Terraform knows{close(kind, TOP_LEVEL)}"
+        for kind, entries in module.blocks.items()
+        if kind not in TOP_LEVEL
+        for file, _, _ in entries
+    ]
+    seen: dict[tuple[str, ...], str] = {}
+
+    def once(address: tuple[str, ...], file: str) -> None:
+        if address in seen:
+            name = ".".join(address)
+            errors.append(f"{file}: {name} is declared again (first in {seen[address]})")
+        seen.setdefault(address, file)
+
+    for kind in ("resource", "data", "module", "variable", "output"):
+        for file, labels, _ in module.of(kind):
+            once((kind, *labels), file)
+    for file, _, body in module.of("locals"):
+        for name, _ in items(body):
+            once(("local", name), file)
+    for file, (name,), body in module.of("provider"):
+        once(("provider", name, label(str(body.get("alias", "")))), file)
+    return errors
 
 
 def check_module(directory: Path, schemas: dict[str, ProviderSchema]) -> list[str]:
@@ -689,7 +785,11 @@ def check_module(directory: Path, schemas: dict[str, ProviderSchema]) -> list[st
         module = Module.read(current)
         where = current.relative_to(Path(directory).resolve())
         prefix = "" if str(where) == "." else f"{where}/"
-        found = check_schema(module, schemas) + check_references(module, schemas)
+        found = (
+            check_declarations(module)
+            + check_schema(module, schemas)
+            + check_references(module, schemas)
+        )
         errors += [prefix + error for error in found]
         for _, _, body in module.of("module"):
             source = label(str(body.get("source", "")))
