@@ -8,15 +8,23 @@ provider configuration is a class whose config struct lists the arguments (optio
 required) and nested blocks (struct types, documented as "<name> block"); the attributes
 that are only computed are getters of the class that the config struct does not have.
 
-`check_module(directory, schemas)` returns the findings, one line each:
+`check_module(directory, schemas)` returns the findings, one line each, for a root module
+and the local modules it calls:
+- declarations: only block kinds Terraform knows, each name declared once;
 - schema: each resource, data and provider block names a type of the provider, every
   argument and nested block (recursively, `dynamic` blocks included) exists at its position
   and is written as what it is (argument or block, one block where only one is allowed),
-  every required argument and block is present, nothing computed-only is set;
+  every required argument and block is present, nothing computed-only is set, and a
+  literal value fits the argument's type;
 - references: every var., local., module., data.<type>.<name> and <type>.<name> reference
-  points at a declared block (and a resource's attribute exists), module calls pass only the
-  child module's variables and all its required ones, output/variable blocks hold only the
+  points at a declared block (and the attribute read from a resource or data source
+  exists, a module's output too), blocks with count/for_each are read by instance and
+  others are not, each./count. appear only where declared, module calls pass only the child
+  module's variables and all its required ones, variable/output blocks hold only the
   arguments Terraform knows.
+
+Expressions are not evaluated: types of computed values, function names and provider-side
+validation (allowed values, conflicting arguments) stay for `terraform plan` to find.
 """
 
 from __future__ import annotations
