@@ -148,7 +148,10 @@ resource "aws_iam_role" "reader" {
     for_each = var.region == "" ? [] : [1]
     content {
       name   = "read"
-      policy = "{}"
+      policy = <<-EOT
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": "${aws_s3_bucket.data.arn}/*"}]}
+      EOT
     }
   }
 
@@ -323,6 +326,13 @@ MISTAKES = [
         "${var.suffix}",
         "${var.suffixes}",
         "modules/names/main.tf: output.full.value: var.suffixes is not declared",
+    ),
+    (
+        "reference inside a heredoc",
+        "main.tf",
+        "${aws_s3_bucket.data.arn}/*",
+        "${aws_s3_bucket.logs.arn}/*",
+        "dynamic.inline_policy.content.policy: aws_s3_bucket.logs is not declared",
     ),
     (
         "literal of the wrong type",

@@ -521,6 +521,9 @@ def expression_tokens(value) -> list[str]:
         return []
     if value.startswith("${") and value.endswith("}"):
         return code_tokens(value[2:-1])[0]
+    if value.startswith('"<<') and "\n" in value:
+        # A heredoc, which python-hcl2 keeps whole (in quotes): a template to its end.
+        return template_tokens(value, value.index("\n") + 1, end="\0")[0]
     return code_tokens(value)[0]
 
 
