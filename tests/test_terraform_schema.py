@@ -77,7 +77,7 @@ def pinned_majors() -> dict[str, int]:
     spec = re.compile(r'source\s*=\s*"hashicorp/(\w+)"\s*\n\s*version\s*=\s*"~>\s*(\d+)\.')
     for versions in sorted((TEMPLATE / "template" / "infra").glob("*/versions.tf*")):
         for name, major in spec.findall(versions.read_text()):
-            assert pins.setdefault(name, int(major)) == int(major), f"{name} pinned twice"
+            assert pins.setdefault(name, int(major)) == int(major), f"{name}: two majors"
     return pins
 
 
