@@ -166,7 +166,7 @@ def test_state_is_in_the_gcs_bucket_and_the_provider_is_pinned(custom_project):
     assert re.fullmatch(r">= 1\.1[1-9]", block["required_version"])
     (providers,) = block["required_providers"]
     assert providers["google"]["source"] == "hashicorp/google"
-    assert re.fullmatch(r"~> 7\.\d+", providers["google"]["version"])
+    assert re.fullmatch(r"~> 8\.\d+", providers["google"]["version"])
     (provider,) = module.blocks["provider"]
     assert provider["google"]["project"] == "${var.project_id}"
 
