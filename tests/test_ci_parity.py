@@ -13,6 +13,10 @@ MAKE = re.compile(r"\bmake((?:\s+[a-z][a-z-]*)+)((?:\s+[A-Z_]+=\S+)*)")
 COMMENT = re.compile(r"^\s*(#|//)")
 SETUP_TARGETS = {"install", "registry-login"}
 
+# A deploy written once for every environment (a reusable workflow, a template with a
+# parameter) takes ENV from a variable: it stands for each environment, in order.
+ENVIRONMENTS = [stage["env"] for stage in STAGES.release_stages if stage["env"]]
+
 EXPECTED = (
     [(target, None) for target in STAGES.pr_targets]
     + [(t, stage["env"]) for stage in STAGES.release_stages for t in stage["targets"]]
@@ -28,9 +32,13 @@ def make_calls(text: str) -> list[tuple[str, str | None]]:
         if COMMENT.match(line):
             continue
         for targets, variables in MAKE.findall(line):
-            env = re.search(r"\bENV=(\w+)", variables)
+            env = re.search(r"\bENV=(\S+)", variables)
             for target in targets.split():
-                if target not in SETUP_TARGETS:
+                if target in SETUP_TARGETS:
+                    continue
+                if env and not re.fullmatch(r"\w+", env.group(1)):
+                    calls.extend((target, each) for each in ENVIRONMENTS)
+                else:
                     calls.append((target, env.group(1) if env else None))
     return calls
 
