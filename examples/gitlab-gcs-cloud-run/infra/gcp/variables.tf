@@ -44,6 +44,17 @@ variable "repository_path" {
   }
 }
 
+variable "gitlab_url" {
+  description = "Base URL of the GitLab instance that signs the ID tokens (their issuer)."
+  type        = string
+  default     = "https://gitlab.com"
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", var.gitlab_url))
+    error_message = "The GitLab URL is https://host (no path, no trailing slash), such as https://gitlab.com."
+  }
+}
+
 variable "dvc_bucket_name" {
   description = "Name of the Cloud Storage bucket that holds the DVC remote (globally unique)."
   type        = string
