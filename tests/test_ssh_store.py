@@ -12,19 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CI_FILES, ci_text, offered
+from conftest import CI_FILES, PLAN, ci_text, offered
 
 VENDORS = offered("ci_provider")
 # What names the DVC remote's key in each vendor's file: its secret store entries.
-KEY_NAMES = {
-    "github_actions": ["DVC_SSH_KEY", "DVC_SSH_KNOWN_HOSTS"],
-    "gitlab_ci": ["DVC_SSH_KEY", "DVC_SSH_KNOWN_HOSTS"],
-    "jenkins": ["dvc-ssh-key"],
-    "circleci": ["add_ssh_keys", "DVC_SSH_KNOWN_HOSTS"],
-    "azure_pipelines": ["dvc_ssh_key", "DVC_SSH_KNOWN_HOSTS"],
-    "bitbucket_pipelines": ["DVC_SSH_KEY_BASE64", "DVC_SSH_KNOWN_HOSTS"],
-    "travis_ci": ["DVC_SSH_KEY_BASE64", "DVC_SSH_KNOWN_HOSTS_BASE64"],
-}
+KEY_NAMES = {v: PLAN["vendors"][v]["dvc_ssh_secrets"] for v in VENDORS}
 SERVER = {
     "ssh_host": "data.internal.example",
     "ssh_port": 2222,
