@@ -2,6 +2,8 @@
 the pinned Copier (no --trust), fails listing the files left in conflict, and refuses to
 let an answer change delete a file the user changed unless FORCE=1."""
 
+import json
+import sys
 from pathlib import Path
 
 import copier
@@ -72,3 +74,18 @@ def test_an_answer_change_keeps_edited_files_unless_forced(template: Path, tmp_p
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert not compose.exists() and (project / "k8s" / "base").is_dir()
     assert "deploy_target: kubernetes" in (project / ".copier-answers.yml").read_text()
+
+
+def test_check_update_needs_no_trust(template: Path, tmp_path: Path) -> None:
+    """`copier check-update`, as the scheduled CI job runs it: no --trust, from any release."""
+    project = tmp_path / "project"
+    copier.run_copy(str(template), project, vcs_ref="v0.1.0", defaults=True, quiet=True)
+    git_commit_all(project, "Start from copier-mlops v0.1.0")
+    copier_cli = str(Path(sys.executable).parent / "copier")
+
+    done = run([copier_cli, "check-update", "--output-format", "json"], project)
+
+    report = json.loads(done.stdout)
+    assert report["update_available"] is True
+    assert report["current_version"] == "0.1.0"
+    assert report["latest_version"] == git(template, "describe", "--tags", "--abbrev=0").strip()[1:]
