@@ -34,9 +34,11 @@ def version(tag: str) -> tuple[int, ...]:
 
 def latest_release(src: str) -> str | None:
     listed = subprocess.run(
-        ["git", "ls-remote", "--tags", "--refs", src], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    tags = [line.rpartition("refs/tags/")[2] for line in listed]
+        ["git", "ls-remote", "--tags", "--refs", src], capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        sys.exit(f"template-update: cannot list the releases of {src}: {listed.stderr.strip()}")
+    tags = [line.rpartition("refs/tags/")[2] for line in listed.stdout.splitlines()]
     return max((tag for tag in tags if RELEASE_TAG.match(tag)), key=version, default=None)
 
 
