@@ -10,14 +10,15 @@ others."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import copier
 import questionary
-import yaml
 
 from copier_mlops import policy as org_policy
 from copier_mlops.progress import Progress
@@ -46,21 +47,8 @@ def is_local(repo: str) -> bool:
 
 
 # ------------------------------------------------------------------ status
-class Renders:
-    """Fresh renders, made once per (template, commit, answers) in one scratch folder."""
-
-    def __init__(self, scratch: Path) -> None:
-        self.scratch, self.made = scratch, {}
-
-    def of(self, project: Project) -> Path:
-        key = (project.src, project.commit, yaml.safe_dump(project.answers, sort_keys=True))
-        if key not in self.made:
-            dest = self.scratch / f"render-{len(self.made)}"
-            self.made[key] = render(project.src, project.commit, project.answers, dest)
-        return self.made[key]
-
-
-def status_of(repo: str, policy: dict, renders: Renders, scratch: Path) -> dict:
+def status_of(repo: str, policy: dict, scratch: Path) -> dict:
+    """One repository's row; whatever goes wrong is its `error`, never the fleet's."""
     row = {
         "repo": repo,
         "template_src": None,
@@ -76,7 +64,7 @@ def status_of(repo: str, policy: dict, renders: Renders, scratch: Path) -> dict:
     try:
         path = Path(repo)
         if not is_local(repo):
-            path = scratch / f"clone-{abs(hash(repo))}"
+            path = scratch / "clone"
             subprocess.run(
                 ["git", "clone", "-q", "--depth", "1", repo, str(path)],
                 check=True,
@@ -95,11 +83,14 @@ def status_of(repo: str, policy: dict, renders: Renders, scratch: Path) -> dict:
             "answers": project.answers,
             "policy_violations": org_policy.violations(project.answers, policy),
         }
-        row["modified_files"] = project.modified_files(renders.of(project))
+        fresh = render(project.src, project.commit, project.answers, scratch / "fresh")
+        row["modified_files"] = project.modified_files(fresh)
     except NotACopierProject as error:
         row["error"] = f"not a Copier project: {error}"
-    except (RuntimeError, subprocess.CalledProcessError, copier.errors.CopierError) as error:
-        row["error"] = f"{type(error).__name__}: {getattr(error, 'stderr', None) or error}"
+    except subprocess.CalledProcessError as error:
+        row["error"] = f"{' '.join(error.cmd[:2])}: {error.stderr.strip()}"
+    except Exception as error:  # a bad repository is reported, and the others go on
+        row["error"] = f"{type(error).__name__}: {error}"
     return row
 
 
@@ -137,14 +128,23 @@ def as_table(rows: list[dict], markdown: bool) -> str:
 
 
 def status(repos: list[str], policy_file: Path | None, fmt: str) -> int:
+    """Renders dominate the time, and each repository's is its own: they run in parallel,
+    one process per core."""
     policy = org_policy.load(policy_file) if policy_file else {}
     progress = Progress(len(repos))
-    with tempfile.TemporaryDirectory(prefix="copier-mlops-fleet-") as scratch:
-        renders = Renders(Path(scratch))
-        rows = []
-        for repo in repos:
-            progress.step(repo)
-            rows.append(status_of(repo, policy, renders, Path(scratch)))
+    rows: list[dict] = [{} for _ in repos]
+    with (
+        tempfile.TemporaryDirectory(prefix="copier-mlops-fleet-") as scratch,
+        ProcessPoolExecutor(max_workers=min(len(repos), os.cpu_count() or 1)) as pool,
+    ):
+        running = {
+            pool.submit(status_of, repo, policy, Path(scratch) / f"repo-{index}"): index
+            for index, repo in enumerate(repos)
+        }
+        for done in as_completed(running):
+            index = running[done]
+            rows[index] = done.result()
+            progress.step(repos[index])
     progress.close()
     if fmt == "json":
         print(json.dumps(rows, indent=2, sort_keys=True))
@@ -229,11 +229,11 @@ def update(repos: list[str], ref: str | None, yes: bool, trust: bool) -> int:
     progress = Progress(len(repos))
     outcomes = []
     for repo in repos:
-        progress.step(repo)
         try:
             outcomes.append((repo, *update_one(repo, ref, trust)))
         except Exception as error:  # one repository's failure never stops the others
             outcomes.append((repo, False, f"failed: {type(error).__name__}: {error}"))
+        progress.step(repo)
     progress.close()
     for repo, _, said in outcomes:
         print(f"{repo}: {said}")

@@ -15,10 +15,10 @@ class Progress:
         self.live = stream.isatty()
 
     def step(self, label: str) -> None:
-        """Announce the step that starts now."""
+        """Count one more step as done."""
         self.done += 1
         if self.live:
-            filled = self.WIDTH * (self.done - 1) // max(self.total, 1)
+            filled = self.WIDTH * self.done // max(self.total, 1)
             bar = "#" * filled + "." * (self.WIDTH - filled)
             self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total} {label}")
         else:

@@ -87,6 +87,8 @@ class Project:
 
     @classmethod
     def load(cls, path: Path) -> Project:
+        if not (path / ANSWERS_FILE).is_file():
+            raise NotACopierProject(f"{path} has no {ANSWERS_FILE}")
         try:
             recorded = yaml.safe_load((path / ANSWERS_FILE).read_text())
         except (OSError, yaml.YAMLError) as error:
