@@ -16,10 +16,13 @@ import yaml
 from conftest import TEMPLATE, run, tool
 
 QUOTES = 'She said "it\'s done" \\ C:\\new\\table \\" end\\'
-LONGEST_DESCRIPTION = ("\"'\\ " * 50)[:200]
+# The description is a Python string and docstring in the package: double quotes and
+# backslashes are refused there, so its nastiest allowed form is single quotes, Jinja and
+# shell text, at full length.
+LONGEST_DESCRIPTION = ("it's {{ x }} $(y) `z` ~ " * 4)[:80]
 NASTY = {
     "quotes-backslashes": {
-        "description": QUOTES,
+        "description": "it's the 'best' model, ' and '' quotes",
         "author_name": 'O\'Brien "ML" \\ Team',
         "author_email": 'o"brien\\ml@example.com',
     },
@@ -59,9 +62,11 @@ REFUSED = {
     "yes name": ({"project_name": "yes"}, "YAML reads as null or a boolean"),
     "off name": ({"project_name": "Off"}, "YAML reads as null or a boolean"),
     "keyword package": ({"project_name": "Class"}, "not a Python keyword"),
-    "two-line description": ({"description": "one\ntwo"}, "no line breaks"),
-    "long description": ({"description": "x" * 201}, "1-200 characters"),
-    "empty description": ({"description": ""}, "1-200 characters"),
+    "quoted description": ({"description": QUOTES}, "without double quotes or backslashes"),
+    "backslash description": ({"description": "C:\\data"}, "without double quotes"),
+    "two-line description": ({"description": "one\ntwo"}, "one line"),
+    "long description": ({"description": "x" * 81}, "1-80 characters"),
+    "empty description": ({"description": ""}, "1-80 characters"),
     "control author": ({"author_name": "a\x7fb"}, "no line breaks or control characters"),
     "long author": ({"author_name": "n" * 101}, "1-100 characters"),
     "long package": ({"package_name": "p" * 41}, "1-40 characters"),
