@@ -19,7 +19,7 @@ QUOTES = 'She said "it\'s done" \\ C:\\new\\table \\" end\\'
 # The description is a Python string and docstring in the package: double quotes and
 # backslashes are refused there, so its nastiest allowed form is single quotes, Jinja and
 # shell text, at full length.
-LONGEST_DESCRIPTION = ("it's {{ x }} $(y) `z` ~ " * 4)[:80]
+LONGEST_DESCRIPTION = ("it's {{ x }} $(y) `z` ~ " * 4)[:79] + "."
 NASTY = {
     "quotes-backslashes": {
         "description": "it's the 'best' model, ' and '' quotes",
@@ -62,11 +62,12 @@ REFUSED = {
     "yes name": ({"project_name": "yes"}, "YAML reads as null or a boolean"),
     "off name": ({"project_name": "Off"}, "YAML reads as null or a boolean"),
     "keyword package": ({"project_name": "Class"}, "not a Python keyword"),
-    "quoted description": ({"description": QUOTES}, "without double quotes or backslashes"),
+    "quoted description": ({"description": QUOTES}, "without double quotes, backslashes"),
     "backslash description": ({"description": "C:\\data"}, "without double quotes"),
     "two-line description": ({"description": "one\ntwo"}, "one line"),
     "long description": ({"description": "x" * 81}, "1-80 characters"),
     "empty description": ({"description": ""}, "1-80 characters"),
+    "padded description": ({"description": " a model "}, "spaces at either end"),
     "control author": ({"author_name": "a\x7fb"}, "no line breaks or control characters"),
     "long author": ({"author_name": "n" * 101}, "1-100 characters"),
     "long package": ({"package_name": "p" * 41}, "1-40 characters"),
