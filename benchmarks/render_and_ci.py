@@ -45,7 +45,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for run in range(runs):
             project = Path(scratch) / f"project-{run}"
-            copier = [str(TOOLS / "copier"), "copy", "--trust", "--defaults", "--quiet"]
+            copier = [str(TOOLS / "copier"), "copy", "--defaults", "--quiet"]
             results.setdefault("render", []).append(
                 timed([*copier, "--vcs-ref", "HEAD", str(TEMPLATE), str(project)], TEMPLATE, env)
             )

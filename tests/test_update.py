@@ -1,4 +1,5 @@
-"""`copier update` brings a project the template's later changes and keeps the user's edits.
+"""`copier update` (without --trust) brings a project the template's later changes and keeps
+the user's edits. Updates from the real releases: tests/test_releases.py.
 
 The template is cloned into a scratch repository where a later release is simulated by a
 commit that changes a rendered file; the project is rendered from the earlier commit."""
@@ -52,9 +53,7 @@ def template_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
 def test_update_keeps_user_edits_and_brings_template_changes(template_history, tmp_path) -> None:
     template, earlier, _ = template_history
     project = tmp_path / "project"
-    copier.run_copy(
-        str(template), project, defaults=True, unsafe=True, vcs_ref="v0.0.1", quiet=True
-    )
+    copier.run_copy(str(template), project, defaults=True, vcs_ref="v0.0.1", quiet=True)
     git_commit_all(project, "Start from copier-mlops v0.0.1")
 
     # The user's own changes: a tuned hyperparameter, a stricter gate, a new test file.
@@ -65,9 +64,7 @@ def test_update_keeps_user_edits_and_brings_template_changes(template_history, t
     readme.write_text(readme.read_text() + "\n## Our team's notes\n\nOn call: the ML team.\n")
     git_commit_all(project, "Tune the model")
 
-    copier.run_update(
-        project, defaults=True, overwrite=True, unsafe=True, vcs_ref="v0.0.2", quiet=True
-    )
+    copier.run_update(project, defaults=True, overwrite=True, vcs_ref="v0.0.2", quiet=True)
 
     makefile = (project / "Makefile").read_text()
     assert "plots: ## render the DVC plots to HTML" in makefile, "the template's change arrived"
@@ -79,48 +76,3 @@ def test_update_keeps_user_edits_and_brings_template_changes(template_history, t
     assert not list(project.rglob("*.rej")), "no conflicts were left behind"
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v0.0.2"
-
-
-def releases() -> list[str]:
-    tags = subprocess.run(
-        ["git", "tag", "--list", "v*", "--sort=-v:refname"],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    return tags
-
-
-ANSWERS = {"default": {}, "s3-ecs": {"data_store": "s3", "deploy_target": "aws_ecs"}}
-
-
-@pytest.mark.e2e
-@pytest.mark.parametrize("answers", ANSWERS.values(), ids=ANSWERS.keys())
-@pytest.mark.parametrize("release", releases() or ["no-release"])
-def test_update_from_a_release_to_this_commit_keeps_user_edits(release, answers, tmp_path) -> None:
-    """What users do: their project comes from a release, they update to the next one."""
-    if release == "no-release":
-        pytest.skip("this clone has no vX.Y.Z tag (a clone without tags): nothing to update from")
-    project = tmp_path / "project"
-    copier.run_copy(
-        str(TEMPLATE),
-        project,
-        data=answers,
-        defaults=True,
-        unsafe=True,
-        vcs_ref=release,
-        quiet=True,
-    )
-    git_commit_all(project, f"Start from copier-mlops {release}")
-    params = project / "params.yaml"
-    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
-    (project / "tests" / "test_users_own.py").write_text(USER_TEST)
-    git_commit_all(project, "Tune the model")
-
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, vcs_ref="HEAD")
-
-    assert "C: 0.5" in params.read_text()
-    assert (project / "tests" / "test_users_own.py").read_text() == USER_TEST
-    assert not list(project.rglob("*.rej")), "no conflicts were left behind"
-    assert (project / "infra" / "aws").is_dir() == bool(answers)

@@ -1,0 +1,1 @@
+"""copier-mlops: the fleet command and the checks published to rendered projects."""
