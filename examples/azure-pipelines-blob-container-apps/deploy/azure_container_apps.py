@@ -26,7 +26,7 @@ import requests
 from azure.identity import DefaultAzureCredential
 
 PROJECT = "ml-project"  # var.project in infra/azure
-RESOURCE_GROUP = os.environ.get("AZURE_RESOURCE_GROUP") or "ml-project"
+RESOURCE_GROUP = os.environ.get("AZURE_RESOURCE_GROUP") or PROJECT
 CONTAINER = "app"  # the container name in infra/azure/container_apps.tf
 LABEL = "candidate"
 # The share of the traffic a new revision gets while the smoke test runs.

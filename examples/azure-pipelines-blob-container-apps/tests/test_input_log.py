@@ -9,7 +9,13 @@ import fsspec
 import inputs
 import pytest
 
-from ml_project.monitoring import InputLog, ShippedInputLog, chunk_name, input_log
+# One name a line (the trailing comma keeps it so): the line holds for any package name.
+from ml_project.monitoring import (
+    InputLog,
+    ShippedInputLog,
+    chunk_name,
+    input_log,
+)
 
 RECORD = {"mean_radius": 14.1, "mean_texture": 19.3}
 

@@ -25,7 +25,8 @@ from google.auth.transport.requests import AuthorizedSession, Request
 
 PROJECT_ID = os.environ.get("GCP_PROJECT_ID") or "ml-project-prod"
 REGION = os.environ.get("GCP_REGION") or "europe-west1"
-SERVICE = "ml-project"  # var.project in infra/gcp: services SERVICE-<env>
+# var.project in infra/gcp: the services are SERVICE-<env>.
+SERVICE = "ml-project"
 # The API's base URL: only tests point it elsewhere.
 API = os.environ.get("CLOUD_RUN_API_URL", "https://run.googleapis.com").rstrip("/")
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
