@@ -43,8 +43,9 @@ def test_container_answers_health_predict_and_metrics(ci_project: Path, containe
     run(["uv", "run", "--frozen", "python", "-m", f"{package}.smoke", url], ci_project)
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         assert 'predictions_total{label="' in response.read().decode()
+    manifest = json.loads((ci_project / "models" / "manifest.json").read_text())
     with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
-        assert json.load(response) == {"status": "ok"}
+        assert json.load(response) == {"status": "ok", "model_sha256": manifest["sha256"]}
 
 
 def test_docker_health_check_reports_healthy(container) -> None:
