@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,23 @@ CONFIDENCE = Histogram(
 log = logging.getLogger(__name__)
 
 
+# The child series, looked up once per label set: `labels()` takes a lock and checks its
+# arguments on every call. The label sets are fixed, so these caches stay small.
+@cache
+def latency_series(route: str):
+    return LATENCY.labels(route)
+
+
+@cache
+def requests_series(method: str, route: str, status: str):
+    return REQUESTS.labels(method, route, status)
+
+
+@cache
+def predictions_series(label: str):
+    return PREDICTIONS.labels(label)
+
+
 class MetricsMiddleware:
     """Counts and times every HTTP request. A plain ASGI middleware: Starlette's
     BaseHTTPMiddleware would run each request through an extra task and memory stream."""
@@ -78,9 +96,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            LATENCY.labels(route).observe(time.perf_counter() - start)
-            label = str(status) if status in STATUSES else OTHER
-            REQUESTS.labels(method, route, label).inc()
+            latency_series(route).observe(time.perf_counter() - start)
+            requests_series(method, route, str(status) if status in STATUSES else OTHER).inc()
 
 
 def metrics_page() -> bytes:
@@ -94,7 +111,7 @@ def metrics_page() -> bytes:
 
 def record_predictions(labels: Sequence[str], probabilities: Sequence[float]) -> None:
     for label, probability in zip(labels, probabilities, strict=True):
-        PREDICTIONS.labels(label).inc()
+        predictions_series(label).inc()
         CONFIDENCE.observe(probability)
 
 
