@@ -144,7 +144,8 @@ def main() -> None:
         if not args.no_image:
             stack.enter_context(engine())  # kept up while `make bench` reads the image size
             build(project, IMAGE)
-            stack.callback(subprocess.run, ["docker", "image", "rm", "-f", IMAGE], check=False)
+            remove = ["docker", "image", "rm", "-f", IMAGE]
+            stack.callback(subprocess.run, remove, capture_output=True, check=False)
             image = IMAGE
         bench = ["uv", "run", "--frozen", "python", "-m", f"{package}.bench"]
         bench += ["--seconds", str(args.seconds), "--image", image]
