@@ -1,5 +1,6 @@
 """The default project's image builds offline, runs as a non-root user, becomes healthy,
-and answers /health, /predict and /metrics. Built on a local Debian base image."""
+answers /health, /predict and /metrics, and holds the ONNX model and onnxruntime but no
+pickle, scikit-learn or pandas. Built on a local Debian base image."""
 
 import json
 import subprocess
@@ -35,6 +36,25 @@ def test_image_runs_as_a_non_root_user(container) -> None:
     name, _ = container
     uid = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True, text=True)
     assert uid.stdout.strip() not in {"", "0"}
+
+
+# Which of these modules the image's Python can import.
+IMPORTABLE = (
+    "import importlib.util as u; "
+    "print(*[m for m in ('onnxruntime', 'sklearn', 'pandas', 'joblib') if u.find_spec(m)])"
+)
+
+
+def test_image_holds_onnxruntime_and_no_pickle_sklearn_or_pandas(container) -> None:
+    name, _ = container
+    found = subprocess.run(
+        ["docker", "exec", name, "python", "-c", IMPORTABLE], capture_output=True, text=True
+    )
+    assert found.stdout.split() == ["onnxruntime"], found.stderr
+    models = subprocess.run(
+        ["docker", "exec", name, "ls", "/app/models"], capture_output=True, text=True
+    )
+    assert models.stdout.split() == ["manifest.json", "model.onnx"]
 
 
 def test_container_answers_health_predict_and_metrics(ci_project: Path, container) -> None:
