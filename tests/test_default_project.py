@@ -31,9 +31,12 @@ def ci_output(ci_project: Path) -> str:
 def test_make_ci_runs_lint_tests_pipeline_and_gate(project: Path, ci_output: str) -> None:
     for step in ("ruff check", 'pytest -m "not gate"', "dvc repro", "pytest -m gate"):
         assert step in ci_output
+    for stage in ("fetch", "prepare", "train", "export", "evaluate"):
+        assert f"Running stage '{stage}'" in ci_output
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.9
-    assert (project / "models" / "model.joblib").exists()
+    assert (project / "models" / "model.onnx").exists()
+    assert (project / "models" / "manifest.json").exists()
     assert (project / "dvc.lock").exists()
 
 

@@ -34,18 +34,22 @@ import importlib, json, os, sys
 from pathlib import Path
 
 import fsspec
-import joblib
 from fastapi.testclient import TestClient
 
 package, route, posted, count = sys.argv[1:5]
 config = importlib.import_module(f"{package}.config")
 data = importlib.import_module(f"{package}.data")
+export = importlib.import_module(f"{package}.export")
 train = importlib.import_module(f"{package}.train")
 model_path = Path(os.environ["MODEL_PATH"])
 if not model_path.exists():
-    # A project that has not run its pipeline: fit its model on its dataset, as `train` does.
+    # A project that has not run its pipeline: fit and export its model, as the stages do.
     params = config.load_params()
-    joblib.dump(train.fit(data.load_raw(), params["train"], params["seed"]), model_path)
+    raw = data.load_raw()
+    model = train.fit(raw, params["train"], params["seed"])
+    onnx, manifest = export.export_model(model, raw, params["serving"]["bounds_margin"])
+    model_path.write_bytes(onnx)
+    manifest.write(model_path.with_name(config.MANIFEST.name))
 serve = importlib.import_module(f"{package}.serve")  # reads MODEL_PATH when imported
 features = data.load_raw()[list(data.FEATURES)]
 records = features.sample(int(count), random_state=0).to_dict("records")
@@ -138,7 +142,7 @@ def test_what_a_cloud_service_ships_is_what_make_inputs_reads(
         serving_env = {
             "INPUT_LOG_URL": f"{scheme}://{bucket}/production/",
             "INPUT_LOG_CHUNK_RECORDS": str(CHUNK_RECORDS),
-            "MODEL_PATH": str(tmp_path / "model.joblib"),
+            "MODEL_PATH": str(tmp_path / "model.onnx"),
         }
         posted, served = serve_and_post(
             project, CLOUD_TARGETS[target], 60, **store_env, **serving_env

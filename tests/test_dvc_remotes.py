@@ -15,7 +15,7 @@ from servers import azurite, gcs_emulator, moto_s3, throwaway_sshd
 
 pytestmark = pytest.mark.e2e
 
-TRACKED = ["data/raw/dataset.csv", "data/processed/train.csv", "models/model.joblib"]
+TRACKED = ["data/raw/dataset.csv", "data/processed/train.csv", "models/model.onnx"]
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 

@@ -1,5 +1,6 @@
 """The default project's image builds offline, runs as a non-root user, becomes healthy,
-and answers /health, /predict and /metrics. Built on a local Debian base image."""
+answers /health, /predict and /metrics, and holds the ONNX model and onnxruntime but no
+pickle, scikit-learn or pandas. Built on a local Debian base image."""
 
 import json
 import subprocess
@@ -37,14 +38,34 @@ def test_image_runs_as_a_non_root_user(container) -> None:
     assert uid.stdout.strip() not in {"", "0"}
 
 
+# Which of these modules the image's Python can import.
+IMPORTABLE = (
+    "import importlib.util as u; "
+    "print(*[m for m in ('onnxruntime', 'sklearn', 'pandas', 'joblib') if u.find_spec(m)])"
+)
+
+
+def test_image_holds_onnxruntime_and_no_pickle_sklearn_or_pandas(container) -> None:
+    name, _ = container
+    found = subprocess.run(
+        ["docker", "exec", name, "python", "-c", IMPORTABLE], capture_output=True, text=True
+    )
+    assert found.stdout.split() == ["onnxruntime"], found.stderr
+    models = subprocess.run(
+        ["docker", "exec", name, "ls", "/app/models"], capture_output=True, text=True
+    )
+    assert models.stdout.split() == ["manifest.json", "model.onnx"]
+
+
 def test_container_answers_health_predict_and_metrics(ci_project: Path, container) -> None:
     name, url = container
     package = yaml.safe_load((ci_project / ".copier-answers.yml").read_text())["package_name"]
     run(["uv", "run", "--frozen", "python", "-m", f"{package}.smoke", url], ci_project)
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         assert 'predictions_total{label="' in response.read().decode()
+    manifest = json.loads((ci_project / "models" / "manifest.json").read_text())
     with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
-        assert json.load(response) == {"status": "ok"}
+        assert json.load(response) == {"status": "ok", "model_sha256": manifest["sha256"]}
 
 
 def test_docker_health_check_reports_healthy(container) -> None:
