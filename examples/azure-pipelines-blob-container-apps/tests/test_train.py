@@ -3,10 +3,10 @@
 import json
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import pytest
 
+from ml_project import config, model
 from ml_project.data import FEATURES
 from ml_project.evaluate import evaluate, score
 from ml_project.train import fit
@@ -20,13 +20,13 @@ def test_training_is_reproducible_with_the_same_seed(train_test, params: dict) -
     assert (first.predict_proba(features) == second.predict_proba(features)).all()
 
 
-def test_model_knows_its_feature_names(model_path: Path) -> None:
-    assert list(joblib.load(model_path).feature_names_in_) == list(FEATURES)
+def test_model_knows_its_feature_names(sklearn_model) -> None:
+    assert list(sklearn_model.feature_names_in_) == list(FEATURES)
 
 
 def test_model_beats_the_majority_class(model_path: Path, train_test) -> None:
     _, test = train_test
-    metrics = score(joblib.load(model_path), test)
+    metrics = score(model.load(model_path, model_path.with_name(config.MANIFEST.name)), test)
     majority = test["target"].value_counts(normalize=True).max()
     assert metrics["accuracy"] > majority
 
@@ -35,7 +35,10 @@ def test_evaluate_writes_metrics_and_plots(model_path: Path, train_test, tmp_pat
     _, test = train_test
     test_path = tmp_path / "test.csv"
     test.to_csv(test_path, index=False)
-    metrics = evaluate(model_path, test_path, tmp_path / "metrics.json", tmp_path / "plots")
+    manifest_path = model_path.with_name(config.MANIFEST.name)
+    metrics = evaluate(
+        model_path, manifest_path, test_path, tmp_path / "metrics.json", tmp_path / "plots"
+    )
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert set(metrics) == {"accuracy", "f1", "precision", "recall", "roc_auc"}
     assert all(0 <= value <= 1 for value in metrics.values())

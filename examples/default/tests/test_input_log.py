@@ -1,23 +1,37 @@
-"""The input log ships chunk objects to INPUT_LOG_URL without ever failing a prediction, and
-`make inputs` (deploy/inputs.py) reads the recent chunks back."""
+"""The input log writes in the background (a file, or chunk objects under INPUT_LOG_URL)
+without ever failing or delaying a prediction, and `make inputs` (deploy/inputs.py) reads
+the recent chunks back."""
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import fsspec
 import inputs
+import numpy as np
 import pytest
 
 # One name a line (the trailing comma keeps it so): the line holds for any package name.
 from ml_project.monitoring import (
+    BucketSink,
+    FileSink,
     InputLog,
-    ShippedInputLog,
     chunk_name,
     input_log,
 )
 
 RECORD = {"mean_radius": 14.1, "mean_texture": 19.3}
+COLUMNS = tuple(RECORD)
+
+
+def rows(count: int) -> np.ndarray:
+    """`count` records as the app hands them over: one row each, in COLUMNS order."""
+    return np.array([list(RECORD.values())] * count, dtype=np.float64)
+
+
+def shipped_log(url: str, **options) -> InputLog:
+    return InputLog(BucketSink(url), COLUMNS, **options)
 
 
 @pytest.fixture
@@ -37,9 +51,9 @@ def chunks(url: str) -> list[list[dict]]:
 
 
 def test_one_chunk_per_batch_of_records_and_the_rest_at_close(url) -> None:
-    log = ShippedInputLog(url, chunk_records=4, flush_seconds=60)
+    log = shipped_log(url, chunk_records=4, flush_seconds=60)
     for _ in range(5):
-        log.append([RECORD, RECORD])
+        log.append(rows(2))
     deadline = time.monotonic() + 5
     while len(chunks(url)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -51,8 +65,8 @@ def test_one_chunk_per_batch_of_records_and_the_rest_at_close(url) -> None:
 
 
 def test_a_quiet_service_ships_on_the_timer(url) -> None:
-    log = ShippedInputLog(url, chunk_records=1000, flush_seconds=0.2)
-    log.append([RECORD])
+    log = shipped_log(url, chunk_records=1000, flush_seconds=0.2)
+    log.append(rows(1))
     deadline = time.monotonic() + 5
     while not chunks(url) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -61,19 +75,53 @@ def test_a_quiet_service_ships_on_the_timer(url) -> None:
 
 
 def test_a_store_that_fails_costs_records_never_a_prediction(url, caplog, monkeypatch) -> None:
-    log = ShippedInputLog(url, chunk_records=1, flush_seconds=60)
+    log = shipped_log(url, chunk_records=1, flush_seconds=60)
 
     def refuse(path, data):
         raise PermissionError("access denied")
 
     # fsspec shares one instance per filesystem: monkeypatch puts its method back.
-    monkeypatch.setattr(log.fs, "pipe_file", refuse)
+    monkeypatch.setattr(log.sink.fs, "pipe_file", refuse)
     for _ in range(3):
-        log.append([RECORD])
+        log.append(rows(1))
     log.close()
     assert [r.message for r in caplog.records].count(
-        f"cannot ship inputs to {url}, drift data is lost: access denied"
+        f"cannot write inputs to {url}, drift data is lost: access denied"
     ) == 1, "the failure is logged once, not per chunk"
+
+
+def test_a_full_buffer_drops_records_instead_of_growing(tmp_path, caplog) -> None:
+    """A sink slower than the traffic: the buffer holds max_pending records, no more."""
+    log = InputLog(FileSink(tmp_path / "inputs.jsonl"), COLUMNS, flush_seconds=60, max_pending=5)
+    log.append(rows(3))
+    log.append(rows(3))  # one record over: dropped
+    log.append(rows(2))  # no room: dropped
+    assert log._pending_records == 5
+    log.close()
+    assert len((tmp_path / "inputs.jsonl").read_text().splitlines()) == 5
+    assert "input log buffer full: 3 records not written" in caplog.text
+
+
+def test_append_never_waits_for_the_sink(tmp_path, monkeypatch) -> None:
+    """A sink that hangs holds up its own thread, never the request that appends."""
+    log = InputLog(FileSink(tmp_path / "inputs.jsonl"), COLUMNS, chunk_records=1)
+    release, writing = threading.Event(), threading.Event()
+
+    def hang(data: bytes) -> None:
+        writing.set()
+        release.wait()
+
+    monkeypatch.setattr(log.sink, "write", hang)
+    log.append(rows(1))
+    assert writing.wait(5), "the log's thread took the first record"
+    appender = threading.Thread(target=lambda: [log.append(rows(1)) for _ in range(100)])
+    try:
+        appender.start()
+        appender.join(5)
+        assert not appender.is_alive(), "append waited for a sink that hangs"
+    finally:
+        release.set()
+        log.close()
 
 
 def test_chunk_names_sort_by_time() -> None:
@@ -86,9 +134,9 @@ def test_chunk_names_sort_by_time() -> None:
 def test_the_local_file_without_input_log_url(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("INPUT_LOG_URL", raising=False)
     monkeypatch.setenv("INPUT_LOG", str(tmp_path / "inputs.jsonl"))
-    log = input_log()
-    assert isinstance(log, InputLog)
-    log.append([RECORD])
+    log = input_log(COLUMNS)
+    assert isinstance(log.sink, FileSink)
+    log.append(rows(1))
     log.close()
     assert json.loads((tmp_path / "inputs.jsonl").read_text()) == RECORD
 

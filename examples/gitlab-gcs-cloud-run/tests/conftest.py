@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import pytest
 
 from ml_project import config
 from ml_project.data import fetch
+from ml_project.export import export_model
 from ml_project.prepare import split
 from ml_project.train import fit
 
@@ -28,8 +28,16 @@ def train_test(raw: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFr
 
 
 @pytest.fixture(scope="session")
-def model_path(train_test, params: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model = fit(train_test[0], params["train"], params["seed"])
-    path = tmp_path_factory.mktemp("models") / "model.joblib"
-    joblib.dump(model, path)
+def sklearn_model(train_test, params: dict):
+    return fit(train_test[0], params["train"], params["seed"])
+
+
+@pytest.fixture(scope="session")
+def model_path(sklearn_model, train_test, params, tmp_path_factory) -> Path:
+    """The ONNX export of the fitted model, with its manifest beside it, as `export` writes
+    them: what the service loads."""
+    data, manifest = export_model(sklearn_model, train_test[0], params["serving"]["bounds_margin"])
+    path = tmp_path_factory.mktemp("models") / config.MODEL.name
+    path.write_bytes(data)
+    manifest.write(path.with_name(config.MANIFEST.name))
     return path

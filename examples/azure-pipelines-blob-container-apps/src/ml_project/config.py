@@ -8,7 +8,12 @@ import yaml
 RAW_DATA = Path("data/raw/dataset.csv")
 TRAIN_DATA = Path("data/processed/train.csv")
 TEST_DATA = Path("data/processed/test.csv")
-MODEL = Path("models/model.joblib")
+# The fitted scikit-learn pipeline: a pickle, read only by the `export` stage, never shipped.
+SKLEARN_MODEL = Path("models/model.joblib")
+# What ships and serves: the ONNX export, and its manifest (sha256, features, classes, the
+# bounds requests are held to, and a golden prediction), both written by `export`.
+MODEL = Path("models/model.onnx")
+MANIFEST = Path("models/manifest.json")
 METRICS = Path("reports/metrics.json")
 PLOTS = Path("reports/plots")
 PARAMS = Path("params.yaml")

@@ -4,22 +4,39 @@
 predictions; the input log (JSON lines) is what `make drift` compares with training data.
 It is a local file (INPUT_LOG) or, when INPUT_LOG_URL names a directory in a bucket
 (s3://, gs://, az://, any fsspec URL), chunk objects shipped there for `make inputs` to read.
+Either way a background thread writes it: a request only hands its rows over.
+
+With several worker processes (`serve`), each writes its metrics to PROMETHEUS_MULTIPROC_DIR
+and /metrics adds them up, so a scrape sees the whole service, not one worker.
 """
 
-import json
 import logging
 import os
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+import numpy as np
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from pydantic_core import to_json
 
-# Known routes only, so that scanners probing random paths cannot grow the label set.
-ROUTES = {"/health", "/predict", "/metrics", "/ping", "/invocations"}
+# Every label value comes from a fixed set, so that no client can grow the number of
+# series: scanners probing random paths, odd HTTP methods, whatever status.
+ROUTES = frozenset({"/health", "/predict", "/metrics", "/ping", "/invocations"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUSES = frozenset({200, 400, 404, 405, 413, 422, 500, 503})
+OTHER = "other"
 
 REQUESTS = Counter(
     "http_requests_total",
@@ -37,53 +54,65 @@ CONFIDENCE = Histogram(
 log = logging.getLogger(__name__)
 
 
-def instrument(app: FastAPI) -> None:
-    """Count and time every request, and serve the metrics at /metrics."""
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        route = request.url.path if request.url.path in ROUTES else "other"
-        start = time.perf_counter()
-        response = await call_next(request)
-        LATENCY.labels(route).observe(time.perf_counter() - start)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        return response
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+# The child series, looked up once per label set: `labels()` takes a lock and checks its
+# arguments on every call. The label sets are fixed, so these caches stay small.
+@cache
+def latency_series(route: str):
+    return LATENCY.labels(route)
 
 
-def record_predictions(labels: list[str], probabilities: list[float]) -> None:
-    for label, probability in zip(labels, probabilities, strict=True):
-        PREDICTIONS.labels(label).inc()
-        CONFIDENCE.observe(probability)
+@cache
+def requests_series(method: str, route: str, status: str):
+    return REQUESTS.labels(method, route, status)
 
 
-class InputLog:
-    """Appends each request's records to a JSON-lines file. A log that cannot be written
-    (a read-only disk) is reported once and never fails a prediction."""
+@cache
+def predictions_series(label: str):
+    return PREDICTIONS.labels(label)
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or Path(os.environ.get("INPUT_LOG", "logs/inputs.jsonl"))
-        self._lock = threading.Lock()
-        self._broken = False
 
-    def append(self, records: list[dict[str, float]]) -> None:
-        if self._broken:
+class MetricsMiddleware:
+    """Counts and times every HTTP request. A plain ASGI middleware: Starlette's
+    BaseHTTPMiddleware would run each request through an extra task and memory stream."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        lines = "".join(json.dumps(record) + "\n" for record in records)
-        try:
-            with self._lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a") as log_file:
-                    log_file.write(lines)
-        except OSError as error:
-            self._broken = True
-            log.warning("input log %s is not writable, drift data is lost: %s", self.path, error)
+        route = scope["path"] if scope["path"] in ROUTES else OTHER
+        method = scope["method"] if scope["method"] in METHODS else OTHER
+        status = 500  # what the server answers if the app raises before it responds
 
-    def close(self) -> None:
-        """Nothing is buffered: every append is already in the file."""
+        async def send_noting_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            latency_series(route).observe(time.perf_counter() - start)
+            requests_series(method, route, str(status) if status in STATUSES else OTHER).inc()
+
+
+def metrics_page() -> bytes:
+    """The Prometheus text page: of this process, or of every worker when there are many."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
+def record_predictions(labels: Sequence[str], probabilities: Sequence[float]) -> None:
+    for label, probability in zip(labels, probabilities, strict=True):
+        predictions_series(label).inc()
+        CONFIDENCE.observe(probability)
 
 
 def chunk_name(now: datetime | None = None) -> str:
@@ -93,91 +122,143 @@ def chunk_name(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
 
 
-class ShippedInputLog:
-    """Buffers records and writes them as one new chunk object per `chunk_records` records,
-    or every `flush_seconds` when traffic is low, and on close, under the fsspec URL `url`.
+class FileSink:
+    """Appends to a local JSON-lines file. One write(2) per chunk on a file opened with
+    O_APPEND, so that the chunks of several worker processes never interleave mid-line."""
 
-    A background thread writes the chunks, so a slow or unreachable store never delays a
-    prediction. A chunk that cannot be written is dropped (the first failure of a streak is
-    logged), and the buffer is capped, so an outage costs drift data, never memory.
-    """
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path)
 
-    def __init__(self, url: str, chunk_records: int = 1000, flush_seconds: float = 300) -> None:
+    def write(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, data)
+        finally:
+            os.close(descriptor)
+
+
+class BucketSink:
+    """Writes each chunk as a new object under the fsspec URL `url`."""
+
+    def __init__(self, url: str) -> None:
         import fsspec  # only services that ship their log need it
 
-        self.url = url
+        self.where = url
         self.fs, root = fsspec.core.url_to_fs(url)
         self.root = root.rstrip("/")
+
+    def write(self, data: bytes) -> None:
+        # A directory on disk (file://, a mounted volume) must exist before a chunk goes
+        # in; object stores have no directories.
+        if "file" in self.fs.protocol:
+            self.fs.makedirs(self.root, exist_ok=True)
+        self.fs.pipe_file(f"{self.root}/{chunk_name()}", data)
+
+
+class InputLog:
+    """Buffers the rows of successful predictions and writes them in the background, as
+    one JSON object per record, `chunk_records` records at a time, every `flush_seconds`
+    when traffic is low, and at close.
+
+    A request only appends a reference to its rows under a lock: formatting and writing
+    happen on the log's own thread, so a slow disk or an unreachable store never delays a
+    prediction. The buffer is capped at `max_pending` records; past it records are dropped
+    and counted, so an outage costs drift data, never memory. A failing sink is logged at
+    the first failure of a streak, and when it works again.
+    """
+
+    def __init__(
+        self,
+        sink: FileSink | BucketSink,
+        columns: Sequence[str],
+        chunk_records: int = 1000,
+        flush_seconds: float = 1.0,
+        max_pending: int | None = None,
+    ) -> None:
+        self.sink = sink
+        self.columns = tuple(columns)
         self.chunk_records = chunk_records
         self.flush_seconds = flush_seconds
-        self.max_pending = 10 * chunk_records
-        self._pending: list[str] = []
+        self.max_pending = max_pending or 10 * chunk_records
+        self._pending: list[np.ndarray] = []
+        self._pending_records = 0
+        self._dropped = 0
         self._wake = threading.Condition()
         self._closing = False
         self._failing = False
-        self._dropped = 0
-        self._worker = threading.Thread(target=self._ship_forever, name="input-log", daemon=True)
+        self._worker = threading.Thread(target=self._write_forever, name="input-log", daemon=True)
         self._worker.start()
 
-    def append(self, records: list[dict[str, float]]) -> None:
-        lines = [json.dumps(record) + "\n" for record in records]
+    def append(self, rows: np.ndarray) -> None:
+        """Queue the rows (one per record, in `columns` order). Never blocks on I/O."""
         with self._wake:
-            room = self.max_pending - len(self._pending)
-            self._dropped += max(0, len(lines) - room)
-            self._pending.extend(lines[: max(0, room)])
-            if len(self._pending) >= self.chunk_records:
+            room = self.max_pending - self._pending_records
+            if room < len(rows):
+                self._dropped += len(rows) - max(room, 0)
+                rows = rows[: max(room, 0)]
+            if len(rows):
+                self._pending.append(rows)
+                self._pending_records += len(rows)
+            if self._pending_records >= self.chunk_records:
                 self._wake.notify()
 
     def close(self, timeout: float = 30) -> None:
-        """Ship what is buffered and stop the background thread (at shutdown)."""
+        """Write what is buffered and stop the background thread (at shutdown)."""
         with self._wake:
             self._closing = True
             self._wake.notify()
         self._worker.join(timeout)
 
-    def _ship_forever(self) -> None:
+    def _write_forever(self) -> None:
         while True:
             with self._wake:
                 self._wake.wait_for(
-                    lambda: self._closing or len(self._pending) >= self.chunk_records,
+                    lambda: self._closing or self._pending_records >= self.chunk_records,
                     timeout=self.flush_seconds,
                 )
-                lines, self._pending = self._pending, []
+                batches, self._pending, self._pending_records = self._pending, [], 0
                 closing, dropped, self._dropped = self._closing, self._dropped, 0
             if dropped:
-                log.warning("input log buffer full: %d records not shipped", dropped)
-            for start in range(0, len(lines), self.chunk_records):
-                self._ship(lines[start : start + self.chunk_records])
+                log.warning("input log buffer full: %d records not written", dropped)
+            if batches:
+                lines = self._lines(np.concatenate(batches))
+                for start in range(0, len(lines), self.chunk_records):
+                    self._write(b"".join(lines[start : start + self.chunk_records]))
             if closing:
                 return
 
-    def _ship(self, lines: list[str]) -> None:
-        path = f"{self.root}/{chunk_name()}"
+    def _lines(self, rows: np.ndarray) -> list[bytes]:
+        return [to_json(dict(zip(self.columns, row, strict=True))) + b"\n" for row in rows.tolist()]
+
+    def _write(self, data: bytes) -> None:
         try:
-            # A directory on disk (file://, a mounted volume) must exist before a chunk goes
-            # in; object stores have no directories.
-            if "file" in self.fs.protocol:
-                self.fs.makedirs(self.root, exist_ok=True)
-            self.fs.pipe_file(path, "".join(lines).encode())
-        # Whatever the store raises (network, credentials, quota), the service goes on.
+            self.sink.write(data)
+        # Whatever the sink raises (a read-only disk, network, credentials, quota), the
+        # service goes on.
         except Exception as error:
             if not self._failing:
-                log.warning("cannot ship inputs to %s, drift data is lost: %s", self.url, error)
+                log.warning(
+                    "cannot write inputs to %s, drift data is lost: %s", self.sink.where, error
+                )
             self._failing = True
             return
         if self._failing:
-            log.warning("shipping inputs to %s works again", self.url)
+            log.warning("writing inputs to %s works again", self.sink.where)
         self._failing = False
 
 
-def input_log() -> InputLog | ShippedInputLog:
-    """The input log the environment asks for: shipped chunks when INPUT_LOG_URL is set,
-    else the local file INPUT_LOG."""
+def input_log(columns: Sequence[str]) -> InputLog:
+    """The input log the environment asks for: chunk objects under INPUT_LOG_URL when it is
+    set, else the local file INPUT_LOG."""
     url = os.environ.get("INPUT_LOG_URL", "")
     if not url:
-        return InputLog()
-    return ShippedInputLog(
-        url,
+        path = Path(os.environ.get("INPUT_LOG", "logs/inputs.jsonl"))
+        return InputLog(FileSink(path), columns)
+    return InputLog(
+        BucketSink(url),
+        columns,
         chunk_records=int(os.environ.get("INPUT_LOG_CHUNK_RECORDS", "1000")),
         flush_seconds=float(os.environ.get("INPUT_LOG_FLUSH_SECONDS", "300")),
     )

@@ -1,11 +1,11 @@
-"""Stage `evaluate`: score the model on the test set; write metrics and DVC plots."""
+"""Stage `evaluate`: score the ONNX model, the one that serves, on the test set; write
+metrics and DVC plots. It loads the model as the service does: hash checked, golden record
+answered."""
 
 import json
 from pathlib import Path
 
-import joblib
 import pandas as pd
-from sklearn.base import ClassifierMixin
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
@@ -17,12 +17,14 @@ from sklearn.metrics import (
 
 from . import config
 from .data import CLASS_NAMES, FEATURES, TARGET
+from .model import OnnxModel, load
 
 
-def score(model: ClassifierMixin, test: pd.DataFrame) -> dict[str, float]:
+def score(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
     truth = test[TARGET]
-    predicted = model.predict(test[list(FEATURES)])
-    probability = model.predict_proba(test[list(FEATURES)])[:, 1]
+    probabilities = model.probabilities(test[list(FEATURES)].to_numpy())
+    predicted = probabilities.argmax(axis=1)
+    probability = probabilities[:, 1]
     return {
         "accuracy": round(float(accuracy_score(truth, predicted)), 4),
         "f1": round(float(f1_score(truth, predicted)), 4),
@@ -32,17 +34,18 @@ def score(model: ClassifierMixin, test: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def write_plots(model: ClassifierMixin, test: pd.DataFrame, plots_dir: Path) -> None:
+def write_plots(model: OnnxModel, test: pd.DataFrame, plots_dir: Path) -> None:
     """CSV files that `dvc plots show` renders: a confusion matrix and a ROC curve."""
     plots_dir.mkdir(parents=True, exist_ok=True)
-    predicted = model.predict(test[list(FEATURES)])
+    probabilities = model.probabilities(test[list(FEATURES)].to_numpy())
+    predicted = probabilities.argmax(axis=1)
     pd.DataFrame(
         {
             "actual": [CLASS_NAMES[i] for i in test[TARGET]],
             "predicted": [CLASS_NAMES[i] for i in predicted],
         }
     ).to_csv(plots_dir / "confusion.csv", index=False)
-    fpr, tpr, _ = roc_curve(test[TARGET], model.predict_proba(test[list(FEATURES)])[:, 1])
+    fpr, tpr, _ = roc_curve(test[TARGET], probabilities[:, 1])
     pd.DataFrame({"fpr": fpr.round(4), "tpr": tpr.round(4)}).to_csv(
         plots_dir / "roc.csv", index=False
     )
@@ -50,11 +53,12 @@ def write_plots(model: ClassifierMixin, test: pd.DataFrame, plots_dir: Path) -> 
 
 def evaluate(
     model_path: Path = config.MODEL,
+    manifest_path: Path = config.MANIFEST,
     test_path: Path = config.TEST_DATA,
     metrics_path: Path = config.METRICS,
     plots_dir: Path = config.PLOTS,
 ) -> dict[str, float]:
-    model = joblib.load(model_path)
+    model = load(model_path, manifest_path)
     test = pd.read_csv(test_path)
     metrics = score(model, test)
     metrics_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Stage `train`: fit a scaled logistic regression and save it with joblib."""
+"""Stage `train`: fit a scaled logistic regression and save it with joblib. The pickle
+stays in the pipeline: `export` turns it into the ONNX model that ships."""
 
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,14 @@ def build_model(hyperparameters: dict[str, Any], seed: int) -> Pipeline:
 
 def fit(train: pd.DataFrame, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     model = build_model(hyperparameters, seed)
-    # Fitting on a DataFrame records feature_names_in_, which serving checks requests against.
+    # Fitting on a DataFrame records feature_names_in_: the column order the export keeps.
     model.fit(train[list(FEATURES)], train[TARGET])
     return model
 
 
 def train(
     train_path: Path = config.TRAIN_DATA,
-    model_path: Path = config.MODEL,
+    model_path: Path = config.SKLEARN_MODEL,
     params_path: Path = config.PARAMS,
 ) -> Path:
     params = config.load_params(params_path)

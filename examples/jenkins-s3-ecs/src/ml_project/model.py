@@ -1,0 +1,122 @@
+"""The served model: ONNX bytes checked against the sha256 the pipeline recorded, run by
+onnxruntime, and proven on a golden record before anything is served.
+
+Only numpy and onnxruntime here: this module is what the serving image runs, and it never
+unpickles anything. `evaluate` loads the model the same way, so what the gate measures is
+exactly what serves.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from . import config
+
+# The names the export gives the ONNX graph's input and probability output.
+INPUT = "features"
+PROBABILITIES = "probabilities"
+# How far a probability may move between the export and the service and still match.
+GOLDEN_TOLERANCE = 1e-5
+
+
+class ModelIntegrityError(RuntimeError):
+    """The model file is not the one the pipeline recorded: the service must not start."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What `export` recorded about the model, read from models/manifest.json."""
+
+    sha256: str
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    # Per feature, the closed interval a request value must fall in.
+    bounds: dict[str, tuple[float, float]]
+    golden_record: tuple[float, ...]
+    golden_probabilities: tuple[float, ...]
+
+    @classmethod
+    def read(cls, path: Path = config.MANIFEST) -> "Manifest":
+        raw = json.loads(path.read_text())
+        return cls(
+            sha256=raw["sha256"],
+            features=tuple(raw["features"]),
+            classes=tuple(raw["classes"]),
+            bounds={name: (low, high) for name, (low, high) in raw["bounds"].items()},
+            golden_record=tuple(raw["golden"]["record"]),
+            golden_probabilities=tuple(raw["golden"]["probabilities"]),
+        )
+
+    def write(self, path: Path) -> None:
+        raw = {
+            "sha256": self.sha256,
+            "features": list(self.features),
+            "classes": list(self.classes),
+            "bounds": {name: list(interval) for name, interval in self.bounds.items()},
+            "golden": {
+                "record": list(self.golden_record),
+                "probabilities": list(self.golden_probabilities),
+            },
+        }
+        path.write_text(json.dumps(raw, indent=2) + "\n")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class OnnxModel:
+    """An onnxruntime session over model bytes: float32 rows in, class probabilities out."""
+
+    def __init__(self, model_bytes: bytes) -> None:
+        options = ort.SessionOptions()
+        # One thread per session: a request is a few microseconds of work, far less than
+        # waking a thread pool, and the service scales with one worker process per CPU.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            model_bytes, options, providers=["CPUExecutionProvider"]
+        )
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        return self.session.run([PROBABILITIES], {INPUT: rows.astype(np.float32, copy=False)})[0]
+
+
+def verified_bytes(model_path: Path, manifest: Manifest) -> bytes:
+    """The model file's bytes, once their sha256 is the one the pipeline recorded. The
+    session is built from these same bytes, so nothing can swap the file in between."""
+    data = model_path.read_bytes()
+    if sha256(data) != manifest.sha256:
+        raise ModelIntegrityError(
+            f"{model_path} has sha256 {sha256(data)}, the pipeline recorded {manifest.sha256}: "
+            "refusing to serve a model that is not the one that was gated"
+        )
+    return data
+
+
+def golden_mismatch(model: OnnxModel, manifest: Manifest) -> str | None:
+    """None when the model answers the golden record as it did at export, else why not."""
+    record = np.asarray([manifest.golden_record], dtype=np.float32)
+    try:
+        answered = model.probabilities(record)[0]
+    except Exception as error:  # a graph that loads but cannot run is just as unservable
+        return f"the golden prediction failed: {error}"
+    expected = np.asarray(manifest.golden_probabilities)
+    if answered.shape != expected.shape or not np.allclose(
+        answered, expected, rtol=0, atol=GOLDEN_TOLERANCE
+    ):
+        return f"the golden prediction is {answered.tolist()}, export recorded {expected.tolist()}"
+    return None
+
+
+def load(model_path: Path = config.MODEL, manifest_path: Path = config.MANIFEST) -> OnnxModel:
+    """The verified model, for `evaluate`: raises unless the hash and the golden record match."""
+    manifest = Manifest.read(manifest_path)
+    model = OnnxModel(verified_bytes(model_path, manifest))
+    if problem := golden_mismatch(model, manifest):
+        raise ModelIntegrityError(f"{model_path}: {problem}")
+    return model
