@@ -29,8 +29,17 @@ ANSWERS = {
 }
 # Files with `#` comments where the user can leave a note; the test picks the first one
 # this update does not change ("an edit elsewhere") and the first one it changes (for a
-# conflicting edit).
-COMMENTED = [".gitignore", "dvc.yaml", ".dockerignore", "Dockerfile", "Makefile", "pyproject.toml"]
+# conflicting edit). .dvcignore and .dvc/.gitignore rarely change: one of them is always left.
+COMMENTED = [
+    ".gitignore",
+    "dvc.yaml",
+    ".dockerignore",
+    "Dockerfile",
+    "Makefile",
+    "pyproject.toml",
+    ".dvcignore",
+    ".dvc/.gitignore",
+]
 NOTE = "# Our team's own note."
 
 
