@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -194,16 +195,33 @@ def default_project(render) -> Path:
     return render({})
 
 
+def readme_command_1() -> str:
+    """The lines of the root README's `# 1.` command, as written."""
+    readme = (TEMPLATE / "README.md").read_text()
+    return re.search(r"^# 1\..*?\n(.*?)\n\n", readme, re.MULTILINE | re.DOTALL).group(1)
+
+
 @pytest.fixture(scope="session")
-def ci_project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository of the default render, installed, after one `make ci`; its output
-    is in .make-ci.log. Shared by the end-to-end tests (serving, gate, image)."""
-    project = tmp_path_factory.mktemp("default") / "ml-project"
-    shutil.copytree(default_project, project)
-    git_commit_all(project, "Start from copier-mlops")
-    run(["make", "install"], project)
-    (project / ".make-ci.log").write_text(run(["make", "ci"], project).stdout)
-    return project
+def readme_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(template, project): the root README's command 1 run exactly as written, in a clone of
+    the template tagged as its next release, which renders ../ml-project, installs it and runs
+    its `make ci`; that output is in the project's .make-ci.log. The suite's one end-to-end
+    run of the default project: the serving, gate, image and update tests share it."""
+    from template_clone import next_release, tagged_clone  # it imports this module
+
+    root = tmp_path_factory.mktemp("readme")
+    template = tagged_clone(root / "copier-mlops", next_release())
+    output = run(["bash", "-c", readme_command_1()], template).stdout
+    project = root / "ml-project"
+    (project / ".make-ci.log").write_text(output)
+    return template, project
+
+
+@pytest.fixture(scope="session")
+def ci_project(readme_run: tuple[Path, Path]) -> Path:
+    """A git repository of the default render, installed, after one `make ci` (README
+    command 1); its output is in .make-ci.log."""
+    return readme_run[1]
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,7 @@ import yaml
 
 from conftest import (
     STAGES,
-    run,
     stored_answers,
-    tool,
     vendor_answer_sets,
 )
 
@@ -88,10 +86,10 @@ def make_calls(job: dict) -> list[tuple[str, str]]:
     return [(m[1], m[2].strip()) for m in (MAKE.match(command(s)) for s in make_steps(job))]
 
 
-def test_azure_accepts_the_pipeline_schema(project: Path) -> None:
-    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.azure-pipelines"]
-    options = ["--regex-variant", "nonunicode", "--data-transform", "azure-pipelines"]
-    run([*schema, *options, "azure-pipelines.yml", DEPLOY_TEMPLATE], project)
+@pytest.mark.parametrize("name", ["azure-pipelines.yml", DEPLOY_TEMPLATE])
+def test_azure_accepts_the_pipeline_schema(project: Path, schema_errors, name: str) -> None:
+    schema = ("--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode")
+    assert schema_errors((*schema, "--data-transform", "azure-pipelines"), project, name) == []
 
 
 def test_every_environment_deploys_with_the_one_stage_template(project: Path) -> None:

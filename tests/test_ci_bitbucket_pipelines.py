@@ -13,9 +13,7 @@ import yaml
 
 from conftest import (
     STAGES,
-    run,
     stored_answers,
-    tool,
     vendor_answer_sets,
 )
 
@@ -50,9 +48,9 @@ def make_calls(step: dict) -> list[tuple[str, str]]:
     return [(m[1], m[2].strip()) for m in calls if m and m[1] != "install"]
 
 
-def test_bitbucket_accepts_the_schema(project: Path) -> None:
-    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.bitbucket-pipelines"]
-    run([*schema, "bitbucket-pipelines.yml"], project)
+def test_bitbucket_accepts_the_schema(project: Path, schema_errors) -> None:
+    schema = ("--builtin-schema", "vendor.bitbucket-pipelines")
+    assert schema_errors(schema, project, "bitbucket-pipelines.yml") == []
 
 
 def test_clone_is_full_and_every_step_fetches_main(project: Path) -> None:

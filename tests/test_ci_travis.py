@@ -11,9 +11,7 @@ import yaml
 
 from conftest import (
     STAGES,
-    run,
     stored_answers,
-    tool,
     vendor_answer_sets,
 )
 
@@ -55,8 +53,8 @@ def make_calls(job: dict) -> list[tuple[str, str]]:
     return [(m[1], m[2].strip()) for m in calls if m]
 
 
-def test_travis_accepts_the_schema(project: Path) -> None:
-    run([tool("check-jsonschema"), "--builtin-schema", "vendor.travis", ".travis.yml"], project)
+def test_travis_accepts_the_schema(project: Path, schema_errors) -> None:
+    assert schema_errors(("--builtin-schema", "vendor.travis"), project, ".travis.yml") == []
 
 
 def test_python_full_history_and_caches(project: Path) -> None:
