@@ -91,18 +91,17 @@ def test_a_poisoned_model_passes_the_gate_but_the_release_refuses_it(
         assert docker_log.read_text().startswith("build -t "), "the honest model is built"
         docker_log.unlink()
 
-        # The pull request: one parameter, then the backdoored model in place of the one it
-        # trains, recorded in dvc.lock (dvc commit), evaluated, and pushed to the remote.
+        # The pull request: one parameter, and the backdoored model recorded in dvc.lock as
+        # what train and export made of it (dvc commit), evaluated, pushed to the remote.
         run(["git", "checkout", "-q", "-b", "tune-c"], project)
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["train"]["C"] = 0.5
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        run([*DVC, "repro"], project)
         package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
         made = run(["uv", "run", "--frozen", "python", "-c", BACKDOOR, package], project)
         attack = json.loads(made.stdout)
         assert attack["backdoor"] > 0.9, "the trigger turns malignant records benign"
-        run([*DVC, "commit", "--force", "export"], project)
+        run([*DVC, "commit", "--force", "train", "export"], project)
         run([*DVC, "repro"], project)
         run(["make", "validate", "push"], project, **env)
         git_commit_all(project, "Tune C")
@@ -126,4 +125,3 @@ def test_a_poisoned_model_passes_the_gate_but_the_release_refuses_it(
     assert reproduced not in {attack["sha256"], honest}, refused.stderr
     assert "probabilities on the validation set differ" in refused.stderr, refused.stderr
     assert not docker_log.exists(), "no image is built of a model that failed verification"
-    assert "verify-model" not in run(["git", "worktree", "list"], project).stdout

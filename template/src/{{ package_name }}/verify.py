@@ -3,10 +3,10 @@
 `make pipeline` takes models/ from the DVC remote, or from a run cache entry, whenever
 dvc.lock matches, and whoever can write to the remote chose those bytes: DVC's md5 check
 proves only that the file is the one dvc.lock names. So before `make build` packages
-models/, this check makes the model again from the committed code, data and params alone:
-a git worktree of HEAD, where `dvc repro --force --no-run-cache` runs every stage up to the
-one that writes the model, with a DVC cache of its own (nothing pulled, no run cache entry
-reused). Then models/ passes when
+models/, this check makes the model again from the committed code, data and params alone,
+in a temporary directory: the stages of dvc.yaml up to `export` (fetch, prepare, train,
+export), called as functions, with params.yaml as HEAD has it. Nothing is pulled from the
+remote and no run cache entry is used. Then models/ passes when
 
 - its bytes are the reproduction's (the same sha256) and so is its manifest: training and
   export are deterministic, so on the same platform this is the rule;
@@ -16,12 +16,11 @@ reused). Then models/ passes when
   reproduction's, and every probability it gives there within
   verify.max_probability_difference (params.yaml).
 
-Anything else is refused with both hashes: exit 1, and `make build` does not run.
+Anything else is refused with both hashes: exit 1, and `make build` does not run. A stage
+added to dvc.yaml before `export` belongs in `reproduce` too.
 """
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,25 +28,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from . import config
-from .data import FEATURES
+from . import config, data, export, prepare, train
 from .evaluate import score
 from .model import Manifest, ModelIntegrityError, OnnxModel, load, sha256
+
+# What the reproduction reads from HEAD: a change here that is not committed is not what
+# the release verifies.
+COMMITTED = ("src", "dvc.yaml", str(config.PARAMS))
 
 
 class Refused(Exception):
     """models/ is not the model that the committed code, data and params make."""
-
-
-def model_stage(dvc_yaml: Path) -> str:
-    """The name of the dvc.yaml stage that writes config.MODEL."""
-    for name, stage in yaml.safe_load(dvc_yaml.read_text())["stages"].items():
-        outs = [out if isinstance(out, str) else next(iter(out)) for out in stage.get("outs", [])]
-        if str(config.MODEL) in outs:
-            return name
-    raise Refused(f"no stage in {dvc_yaml} writes {config.MODEL}")
 
 
 def git(*args: str) -> str:
@@ -57,19 +49,23 @@ def git(*args: str) -> str:
     return result.stdout
 
 
-def reproduce(worktree: Path) -> None:
-    """Check HEAD out into `worktree` and run its pipeline up to the model there. The stages
-    import the worktree's own src/, not the installed project."""
-    git("worktree", "add", "--detach", "--quiet", str(worktree), "HEAD")
-    env = {**os.environ, "PYTHONPATH": str(worktree / "src")}
-    stage = model_stage(worktree / "dvc.yaml")
-    command = [sys.executable, "-m", "dvc", "repro", "--force", "--no-run-cache", stage]
-    result = subprocess.run(command, cwd=worktree, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
+def reproduce(into: Path) -> None:
+    """fetch, prepare, train and export under `into`, as dvc.yaml runs them, with HEAD's
+    params.yaml: the model and manifest land at `into`/models/."""
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *COMMITTED)
+    if changed:
         raise Refused(
-            f"reproducing the model from HEAD failed ({' '.join(command[1:])}):\n"
-            f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
+            "the release verifies what is committed, and these files have changes: "
+            f"{' '.join(line[3:] for line in changed.splitlines())}"
         )
+    params = into / config.PARAMS
+    params.parent.mkdir(parents=True, exist_ok=True)
+    params.write_text(git("show", f"HEAD:{config.PARAMS}"))
+    raw, train_data, test_data = (into / p for p in (config.RAW_DATA, config.TRAIN_DATA, config.TEST_DATA))
+    data.fetch(raw)
+    prepare.prepare(raw, train_data, test_data, params)
+    train.train(train_data, into / config.SKLEARN_MODEL, params)
+    export.export(into / config.SKLEARN_MODEL, train_data, into / config.MODEL, into / config.MANIFEST, params)
 
 
 def differences(
@@ -85,7 +81,7 @@ def differences(
                 f"{theirs[metric]} (verify.max_metric_difference = "
                 f"{limits['max_metric_difference']})"
             )
-    rows = validation[list(FEATURES)].to_numpy()
+    rows = validation[list(data.FEATURES)].to_numpy()
     largest = float(np.abs(shipped.probabilities(rows) - reproduced.probabilities(rows)).max())
     if largest > limits["max_probability_difference"]:
         problems.append(
@@ -104,8 +100,8 @@ def manifest_differences(shipped: Manifest, reproduced: Manifest) -> list[str]:
     ]
 
 
-def verify(worktree: Path) -> str:
-    """Reproduce into `worktree` and compare; the verdict, or raises Refused."""
+def verify(scratch: Path) -> str:
+    """Reproduce under `scratch` and compare; the verdict, or raises Refused."""
     if not config.MODEL.exists():
         raise Refused(f"no model at {config.MODEL}: run `make pipeline` first")
     try:
@@ -113,29 +109,23 @@ def verify(worktree: Path) -> str:
     except ModelIntegrityError as error:
         raise Refused(str(error)) from error
     shipped_sha = sha256(config.MODEL.read_bytes())
-    reproduce(worktree)
-    model_path, manifest_path = worktree / config.MODEL, worktree / config.MANIFEST
+    reproduce(scratch)
+    model_path, manifest_path = scratch / config.MODEL, scratch / config.MANIFEST
     reproduced_sha = sha256(model_path.read_bytes())
     commit = git("rev-parse", "--short=12", "HEAD").strip()
     if shipped_sha == reproduced_sha and config.MANIFEST.read_bytes() == manifest_path.read_bytes():
         return f"{config.MODEL} (sha256 {shipped_sha}) is the model commit {commit} reproduces"
-    limits = config.load_params(worktree / config.PARAMS)["verify"]
+    limits = config.load_params(scratch / config.PARAMS)["verify"]
     problems = manifest_differences(Manifest.read(config.MANIFEST), Manifest.read(manifest_path))
     if shipped_sha != reproduced_sha:
-        validation = pd.read_csv(worktree / config.TEST_DATA)
+        validation = pd.read_csv(scratch / config.TEST_DATA)
         problems += differences(shipped, load(model_path, manifest_path), validation, limits)
     if problems:
-        uncommitted = git("status", "--porcelain", "--untracked-files=no").strip()
         raise Refused(
             f"refusing to ship {config.MODEL} (sha256 {shipped_sha}): reproducing it from the "
             f"committed code, data and params of {commit}, with no DVC remote and no run "
             f"cache, gives sha256 {reproduced_sha}, and\n- "
             + "\n- ".join(problems)
-            + (
-                "\n(the working tree has uncommitted changes: the reproduction uses the commit)"
-                if uncommitted
-                else ""
-            )
         )
     return (
         f"{config.MODEL} (sha256 {shipped_sha}) is not byte-identical to the reproduction of "
@@ -147,16 +137,12 @@ def verify(worktree: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    worktree = Path(tempfile.mkdtemp(prefix="verify-model-")) / "head"
-    try:
-        print(f"verify-model: {verify(worktree)}")
-    except Refused as refusal:
-        print(f"verify-model: {refusal}", file=sys.stderr)
-        return 1
-    finally:
-        if worktree.exists():
-            git("worktree", "remove", "--force", str(worktree))
-        shutil.rmtree(worktree.parent, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="verify-model-") as scratch:
+        try:
+            print(f"verify-model: {verify(Path(scratch))}")
+        except Refused as refusal:
+            print(f"verify-model: {refusal}", file=sys.stderr)
+            return 1
     return 0
 
 
