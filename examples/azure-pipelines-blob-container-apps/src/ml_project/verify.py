@@ -61,11 +61,15 @@ def reproduce(into: Path) -> None:
     params = into / config.PARAMS
     params.parent.mkdir(parents=True, exist_ok=True)
     params.write_text(git("show", f"HEAD:{config.PARAMS}"))
-    raw, train_data, test_data = (into / p for p in (config.RAW_DATA, config.TRAIN_DATA, config.TEST_DATA))
+    raw, train_data, test_data = (
+        into / p for p in (config.RAW_DATA, config.TRAIN_DATA, config.TEST_DATA)
+    )
     data.fetch(raw)
     prepare.prepare(raw, train_data, test_data, params)
     train.train(train_data, into / config.SKLEARN_MODEL, params)
-    export.export(into / config.SKLEARN_MODEL, train_data, into / config.MODEL, into / config.MANIFEST, params)
+    export.export(
+        into / config.SKLEARN_MODEL, train_data, into / config.MODEL, into / config.MANIFEST, params
+    )
 
 
 def differences(
@@ -124,8 +128,7 @@ def verify(scratch: Path) -> str:
         raise Refused(
             f"refusing to ship {config.MODEL} (sha256 {shipped_sha}): reproducing it from the "
             f"committed code, data and params of {commit}, with no DVC remote and no run "
-            f"cache, gives sha256 {reproduced_sha}, and\n- "
-            + "\n- ".join(problems)
+            f"cache, gives sha256 {reproduced_sha}, and\n- " + "\n- ".join(problems)
         )
     return (
         f"{config.MODEL} (sha256 {shipped_sha}) is not byte-identical to the reproduction of "
