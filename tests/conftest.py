@@ -224,6 +224,22 @@ def ci_project(readme_run: tuple[Path, Path]) -> Path:
     return readme_run[1]
 
 
+# The bucket that the S3 project's remote names, which its emulator tests create.
+S3_BUCKET = "ml-project-dvc"
+
+
+@pytest.fixture(scope="session")
+def s3_project(render, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of a render with an S3 DVC remote (S3_BUCKET), installed. Shared by
+    the DVC round trip and the release's model verification, each of which points the
+    remote at an emulator of its own (a --local endpointurl)."""
+    project = tmp_path_factory.mktemp("s3") / "ml-project"
+    shutil.copytree(render({"data_store": "s3", "s3_bucket": S3_BUCKET}), project)
+    git_commit_all(project, "Start from copier-mlops")
+    run(["make", "install"], project)
+    return project
+
+
 @pytest.fixture(scope="session")
 def schema_errors(render, tmp_path_factory: pytest.TempPathFactory):
     """schema_errors(schema_args, project, name) -> check-jsonschema's findings for the file

@@ -153,9 +153,13 @@ def test_what_a_cloud_service_ships_is_what_make_inputs_reads(
         # `make inputs` finds the bucket by itself: its default is the one infra/ creates.
         fetched = run(["make", "inputs", "ENV=production"], project, **store_env)
     assert "production: wrote 60 recorded inputs" in fetched.stdout, fetched.stdout
-    lines = (project / "logs" / "inputs.jsonl").read_text().splitlines()
+    records = [
+        json.loads(line) for line in (project / "logs" / "inputs.jsonl").read_text().splitlines()
+    ]
+    # No serving token is configured: each record says it was not authenticated.
+    assert [record.pop("authenticated") for record in records] == [False] * len(posted)
     # Chunks shipped within one second may come back in either order: compare sorted.
-    assert sorted(map(json.dumps, map(json.loads, lines))) == sorted(map(json.dumps, posted))
+    assert sorted(map(json.dumps, records)) == sorted(map(json.dumps, posted))
 
 
 def drifted_chunk(train_csv: Path, count: int) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import git_commit_all, run
+from conftest import S3_BUCKET, git_commit_all, run
 from servers import azurite, gcs_emulator, moto_s3, throwaway_sshd
 
 pytestmark = pytest.mark.e2e
@@ -55,9 +55,9 @@ def test_local_remote_round_trip(installed) -> None:
     assert any((project.parent / "dvc-storage").rglob("*")), "the local remote holds the data"
 
 
-def test_s3_remote_round_trip_against_an_emulator(installed) -> None:
-    project = installed({"data_store": "s3", "s3_bucket": "ml-project-dvc"})
-    with moto_s3("ml-project-dvc") as (endpoint, s3):
+def test_s3_remote_round_trip_against_an_emulator(s3_project: Path) -> None:
+    project = s3_project
+    with moto_s3(S3_BUCKET) as (endpoint, s3):
         # The committed config names the real bucket; the emulator is a --local override.
         run(
             [
@@ -75,7 +75,7 @@ def test_s3_remote_round_trip_against_an_emulator(installed) -> None:
             project,
         )
         round_trip(project, **FAKE_AWS)
-        stored = s3.list_objects_v2(Bucket="ml-project-dvc", Prefix="dvc/")
+        stored = s3.list_objects_v2(Bucket=S3_BUCKET, Prefix="dvc/")
         assert stored["KeyCount"] > 0
 
 

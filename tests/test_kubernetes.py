@@ -178,8 +178,16 @@ def test_every_container_is_probed_limited_and_locked_down(built) -> None:
             assert set(mounts) == {"/tmp", "/app/logs"}
             volumes = {v["name"]: v for v in spec["volumes"]}
             assert all("emptyDir" in volumes[name] for name in mounts.values())
-            env = {e["name"]: e["value"] for e in container["env"]}
-            assert env["INPUT_LOG"].startswith("/app/logs/")
+            env = {e["name"]: e for e in container["env"]}
+            assert env["INPUT_LOG"]["value"].startswith("/app/logs/")
+            # The serving token comes from a Secret when there is one, and only from there.
+            assert env["SERVING_API_TOKEN"]["valueFrom"] == {
+                "secretKeyRef": {
+                    "name": f"{NAME}-serving-token",
+                    "key": "token",
+                    "optional": True,
+                }
+            }
         annotations = pod["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/path"] == "/metrics"

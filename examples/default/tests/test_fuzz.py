@@ -1,6 +1,8 @@
 """Property-based fuzzing of the served OpenAPI schema (schemathesis, every check, data that
 fits the schema and data that does not): whatever arrives, the app never answers 500, and
-every answer it gives is one its schema documents, in the shape it documents."""
+every answer it gives is one its schema documents, in the shape it documents. Open, and
+with a bearer token configured: then each case carries the token, and schemathesis checks
+that the predict routes refuse it missing or wrong."""
 
 from pathlib import Path
 
@@ -10,23 +12,31 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from ml_project import serve
+from ml_project import auth, serve
+
+TOKEN = "fuzz-token-0123456789abcdef"
 
 
-@pytest.fixture(scope="module")
-def api(model_path: Path, tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=[None, TOKEN], ids=["open", "token"])
+def api(request, model_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(the app's schema, the headers each case sends)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INPUT_LOG", str(tmp_path_factory.mktemp("fuzz") / "inputs.jsonl"))
         patch.delenv("INPUT_LOG_URL", raising=False)
+        patch.delenv(auth.TOKEN_FILE, raising=False)
+        patch.setenv(auth.TOKEN, request.param or "")
         app = serve.create_app(model_path)
         with TestClient(app):  # runs the app's startup: the model is loaded and checked
-            yield schemathesis.openapi.from_asgi("/openapi.json", app)
+            headers = {"Authorization": f"Bearer {request.param}"} if request.param else {}
+            yield schemathesis.openapi.from_asgi("/openapi.json", app), headers
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=str)
 def test_no_request_gets_a_500_or_an_answer_off_the_schema(api, mode: GenerationMode) -> None:
+    schema, headers = api
+
     # derandomize: the same examples on every run, so that a red build can be replayed.
-    @given(case=api.as_strategy(generation_mode=mode))
+    @given(case=schema.as_strategy(generation_mode=mode))
     @settings(
         max_examples=100,
         deadline=None,
@@ -35,6 +45,6 @@ def test_no_request_gets_a_500_or_an_answer_off_the_schema(api, mode: Generation
         suppress_health_check=list(HealthCheck),
     )
     def request(case) -> None:
-        case.call_and_validate()
+        case.call_and_validate(headers=headers)
 
     request()

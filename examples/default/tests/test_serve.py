@@ -198,7 +198,8 @@ def test_predictions_are_recorded_for_the_drift_check(
             client.post(route, json={"records": [sample_record(), sample_record()]})
     # The app's shutdown wrote what the log still buffered.
     lines = input_log.read_text().splitlines()
-    expected = [sample_record()] * 2 * len(PREDICT_ROUTES)
+    # No token is configured: nothing says who sent them.
+    expected = [{**sample_record(), "authenticated": False}] * 2 * len(PREDICT_ROUTES)
     assert [json.loads(line) for line in lines] == expected
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_project import config, server
+from ml_project import auth, config, server
 
 
 @pytest.fixture
@@ -15,7 +15,14 @@ def started(monkeypatch: pytest.MonkeyPatch, model_path: Path) -> dict:
     options: dict = {}
     monkeypatch.setattr(server.uvicorn, "run", lambda app, **kw: options.update(app=app, **kw))
     monkeypatch.setenv("MODEL_PATH", str(model_path))
-    for name in ("SAGEMAKER_BIND_TO_PORT", "PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"):
+    for name in (
+        "SAGEMAKER_BIND_TO_PORT",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "PROMETHEUS_MULTIPROC_DIR",
+        auth.TOKEN,
+        auth.TOKEN_FILE,
+    ):
         # setenv first, so that monkeypatch also removes what `serve` sets during the test.
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
@@ -33,6 +40,33 @@ def test_serve_listens_everywhere_on_the_service_port(started: dict, monkeypatch
     assert (started["host"], started["port"]) == ("0.0.0.0", 8000)
     assert started["workers"] == server.container_cpus()
     assert started["access_log"] is False
+
+
+@pytest.mark.parametrize(
+    "host, token, warned",
+    [
+        ("0.0.0.0", "", True),
+        ("10.1.2.3", "", True),
+        ("0.0.0.0", "a-serving-token-0123456789", False),
+        ("127.0.0.1", "", False),
+        ("::1", "", False),
+        ("localhost", "", False),
+    ],
+)
+def test_serve_warns_when_it_listens_beyond_loopback_without_a_token(
+    started: dict, monkeypatch, capsys, host: str, token: str, warned: bool
+) -> None:
+    monkeypatch.setenv(auth.TOKEN, token)
+    server.main(["--host", host, "--workers", "1"])
+    assert started["host"] == host
+    assert ("WARNING: no SERVING_API_TOKEN is set" in capsys.readouterr().err) == warned
+
+
+def test_an_unusable_token_stops_serve(started: dict, monkeypatch) -> None:
+    monkeypatch.setenv(auth.TOKEN, "short")
+    with pytest.raises(SystemExit, match="at least 16"):
+        server.main(["--workers", "1"])
+    assert not started, "uvicorn never started"
 
 
 def test_the_port_sagemaker_names_wins(started: dict, monkeypatch) -> None:

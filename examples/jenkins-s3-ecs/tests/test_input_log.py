@@ -23,6 +23,8 @@ from ml_project.monitoring import (
 
 RECORD = {"mean_radius": 14.1, "mean_texture": 19.3}
 COLUMNS = tuple(RECORD)
+# RECORD as the log writes it for a request that was not authenticated.
+LOGGED = {**RECORD, "authenticated": False}
 
 
 def rows(count: int) -> np.ndarray:
@@ -53,7 +55,7 @@ def chunks(url: str) -> list[list[dict]]:
 def test_one_chunk_per_batch_of_records_and_the_rest_at_close(url) -> None:
     log = shipped_log(url, chunk_records=4, flush_seconds=60)
     for _ in range(5):
-        log.append(rows(2))
+        log.append(rows(2), authenticated=False)
     deadline = time.monotonic() + 5
     while len(chunks(url)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -61,16 +63,16 @@ def test_one_chunk_per_batch_of_records_and_the_rest_at_close(url) -> None:
     log.close()
     shipped = chunks(url)
     assert sum(map(len, shipped)) == 10 and all(len(chunk) <= 4 for chunk in shipped)
-    assert all(record == RECORD for chunk in shipped for record in chunk)
+    assert all(record == LOGGED for chunk in shipped for record in chunk)
 
 
 def test_a_quiet_service_ships_on_the_timer(url) -> None:
     log = shipped_log(url, chunk_records=1000, flush_seconds=0.2)
-    log.append(rows(1))
+    log.append(rows(1), authenticated=False)
     deadline = time.monotonic() + 5
     while not chunks(url) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert chunks(url) == [[RECORD]]
+    assert chunks(url) == [[LOGGED]]
     log.close()
 
 
@@ -83,7 +85,7 @@ def test_a_store_that_fails_costs_records_never_a_prediction(url, caplog, monkey
     # fsspec shares one instance per filesystem: monkeypatch puts its method back.
     monkeypatch.setattr(log.sink.fs, "pipe_file", refuse)
     for _ in range(3):
-        log.append(rows(1))
+        log.append(rows(1), authenticated=False)
     log.close()
     assert [r.message for r in caplog.records].count(
         f"cannot write inputs to {url}, drift data is lost: access denied"
@@ -93,9 +95,9 @@ def test_a_store_that_fails_costs_records_never_a_prediction(url, caplog, monkey
 def test_a_full_buffer_drops_records_instead_of_growing(tmp_path, caplog) -> None:
     """A sink slower than the traffic: the buffer holds max_pending records, no more."""
     log = InputLog(FileSink(tmp_path / "inputs.jsonl"), COLUMNS, flush_seconds=60, max_pending=5)
-    log.append(rows(3))
-    log.append(rows(3))  # one record over: dropped
-    log.append(rows(2))  # no room: dropped
+    log.append(rows(3), authenticated=False)
+    log.append(rows(3), authenticated=False)  # one record over: dropped
+    log.append(rows(2), authenticated=False)  # no room: dropped
     assert log._pending_records == 5
     log.close()
     assert len((tmp_path / "inputs.jsonl").read_text().splitlines()) == 5
@@ -112,9 +114,11 @@ def test_append_never_waits_for_the_sink(tmp_path, monkeypatch) -> None:
         release.wait()
 
     monkeypatch.setattr(log.sink, "write", hang)
-    log.append(rows(1))
+    log.append(rows(1), authenticated=False)
     assert writing.wait(5), "the log's thread took the first record"
-    appender = threading.Thread(target=lambda: [log.append(rows(1)) for _ in range(100)])
+    appender = threading.Thread(
+        target=lambda: [log.append(rows(1), authenticated=False) for _ in range(100)]
+    )
     try:
         appender.start()
         appender.join(5)
@@ -122,6 +126,19 @@ def test_append_never_waits_for_the_sink(tmp_path, monkeypatch) -> None:
     finally:
         release.set()
         log.close()
+
+
+def test_each_record_says_whether_its_request_was_authenticated(tmp_path) -> None:
+    log = InputLog(FileSink(tmp_path / "inputs.jsonl"), COLUMNS)
+    log.append(rows(1), authenticated=True)
+    log.append(rows(2), authenticated=False)
+    log.close()
+    lines = (tmp_path / "inputs.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {**RECORD, "authenticated": True},
+        LOGGED,
+        LOGGED,
+    ]
 
 
 def test_chunk_names_sort_by_time() -> None:
@@ -136,9 +153,9 @@ def test_the_local_file_without_input_log_url(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("INPUT_LOG", str(tmp_path / "inputs.jsonl"))
     log = input_log(COLUMNS)
     assert isinstance(log.sink, FileSink)
-    log.append(rows(1))
+    log.append(rows(1), authenticated=False)
     log.close()
-    assert json.loads((tmp_path / "inputs.jsonl").read_text()) == RECORD
+    assert json.loads((tmp_path / "inputs.jsonl").read_text()) == LOGGED
 
 
 def test_inputs_reads_the_newest_chunks_of_the_window(url) -> None:

@@ -5,6 +5,8 @@ worker process per CPU the container may use.
 
 The port is --port, else SAGEMAKER_BIND_TO_PORT (SageMaker inference pipelines), else PORT,
 else 8000. Workers: --workers, else WEB_CONCURRENCY, else the CPUs of the container.
+It refuses to start on a model that is not the gated one or an unusable token (auth.py), and
+warns when it listens beyond loopback with no token: predictions are then open to anyone.
 """
 
 import argparse
@@ -17,6 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from . import config
+from .auth import TOKEN, TokenError, configured_token, is_loopback
 from .model import Manifest, ModelIntegrityError, verified_bytes
 
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -59,8 +62,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         check_model(Path(os.environ.get("MODEL_PATH", config.MODEL)))
-    except ModelIntegrityError as error:
+        token = configured_token()
+    except (ModelIntegrityError, TokenError) as error:
         sys.exit(f"serve: {error}")
+    if token is None and not is_loopback(args.host):
+        print(
+            f"serve: WARNING: no {TOKEN} is set and {args.host} is not a loopback address: "
+            f"anyone who reaches port {args.port} may predict, and their inputs count in "
+            "`make drift`",
+            file=sys.stderr,
+        )
     if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker writes its metrics here, and /metrics adds them up. Set before the
         # workers start (they read it when they import prometheus_client); fresh on every

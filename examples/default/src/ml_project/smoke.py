@@ -1,7 +1,8 @@
 """Smoke test of a running service: /health answers ok and /predict answers a real record.
 
 `python -m <package>.smoke URL` exits non-zero when the service is not healthy, so a
-deploy can roll back on it.
+deploy can roll back on it. With a serving token in this shell (SERVING_API_TOKEN or
+SERVING_API_TOKEN_FILE, as the service reads it), /predict is called with it.
 """
 
 import json
@@ -10,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
+from .auth import configured_token
 from .data import FEATURES, load_raw
 
 
@@ -17,9 +19,12 @@ class SmokeTestError(RuntimeError):
     pass
 
 
-def _call(url: str, body: dict | None = None) -> tuple[int, dict]:
+def _call(url: str, body: dict | None = None, token: bytes | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.decode()}"
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.load(response)
@@ -46,7 +51,7 @@ def smoke_test(base_url: str, wait_seconds: float = 60) -> None:
         if time.monotonic() > deadline:
             raise SmokeTestError(f"{base_url}/health answered {status} {body}")
         time.sleep(2)
-    status, body = _call(f"{base_url}/predict", {"records": [sample_record()]})
+    status, body = _call(f"{base_url}/predict", {"records": [sample_record()]}, configured_token())
     if status != 200 or len(body.get("predictions", [])) != 1:
         raise SmokeTestError(f"{base_url}/predict answered {status} {body}")
 

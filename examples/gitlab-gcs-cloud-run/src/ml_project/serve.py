@@ -6,6 +6,11 @@ answer 503). No pickle is loaded. A request body over MAX_BODY_BYTES gets a 413 
 read; a body that is not JSON a 400; a record with a missing, unknown, non-number or
 out-of-bounds feature a 422 that names it. Inputs are logged after a successful prediction.
 
+Guarded: when a token is configured (SERVING_API_TOKEN, or SERVING_API_TOKEN_FILE: see
+auth.py), the predict routes answer 401 to a request without it as a bearer token, and every
+record the input log keeps is marked as authenticated; without one, predictions are open
+and their records are marked as not authenticated. Health checks and /metrics stay open.
+
 Fast: the body is parsed and validated in one pass by pydantic-core (Rust), the records
 become one float array for one onnxruntime call, and the answer is written by pydantic-core
 too. No DataFrame, no thread hop: the handlers run on the event loop, as the work per
@@ -28,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import to_json
 
 from . import config
+from .auth import bearer_matches, configured_token
 from .limits import BodyLimitMiddleware
 from .model import Manifest, ModelIntegrityError, OnnxModel, golden_mismatch, verified_bytes
 from .monitoring import MetricsMiddleware, input_log, metrics_page, record_predictions
@@ -102,6 +108,8 @@ class Service:
         self.model: OnnxModel | None = None
         self.problem = f"no model at {model_path}: run `make pipeline`"
         self.inputs = None
+        # Raises TokenError (the app does not start) on an unusable token configuration.
+        self.token = configured_token()
         if self.manifest is not None:
             self.values_of = attrgetter(*self.manifest.features)
             self.labels = self.manifest.classes
@@ -129,6 +137,16 @@ def unavailable(service: Service) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": service.problem})
 
 
+def unauthorized(presented: bool) -> JSONResponse:
+    """401, never saying anything about what was presented."""
+    challenge = 'Bearer error="invalid_token"' if presented else "Bearer"
+    return JSONResponse(
+        status_code=401,
+        content={"detail": "a valid bearer token is required"},
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
 def refuse(error: ValidationError) -> JSONResponse:
     """400 for a body that is not JSON, else a 422 naming each bad field (never echoing the
     input back: an echoed NaN cannot be written as JSON)."""
@@ -139,6 +157,9 @@ def refuse(error: ValidationError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+UNAUTHORIZED = {
+    401: {"model": Problem, "description": "No bearer token, or not the configured one."}
+}
 ERRORS = {
     400: {"model": Problem, "description": "The body is not JSON."},
     413: {"model": Problem, "description": f"The body is larger than {MAX_BODY_BYTES} bytes."},
@@ -175,6 +196,11 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
         return JSONResponse(content={"status": "ok", "model_sha256": service.manifest.sha256})
 
     async def predict(request: Request) -> Response:
+        if service.token is not None:
+            headers = request.scope["headers"]
+            authorization = next((v for k, v in headers if k == b"authorization"), None)
+            if not bearer_matches(authorization, service.token):
+                return unauthorized(authorization is not None)
         model = service.model
         if model is None:
             return unavailable(service)
@@ -199,7 +225,7 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
                 labels, class_ids.tolist(), confidence, strict=True
             )
         ]
-        service.inputs.append(rows)
+        service.inputs.append(rows, authenticated=service.token is not None)
         record_predictions(labels, confidence)
         return Response(to_json({"predictions": predictions}), media_type="application/json")
 
@@ -216,10 +242,12 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
         documented.append(APIRoute(path, health, response_model=Health, responses=not_ready))
     for path in PREDICT_ROUTES:
         app.add_route(path, predict, methods=["POST"], include_in_schema=False)
-        answers = {"response_model": PredictResponse, "responses": ERRORS}
+        errors = ERRORS if service.token is None else {**UNAUTHORIZED, **ERRORS}
+        answers = {"response_model": PredictResponse, "responses": errors}
         documented.append(APIRoute(path, predict, methods=["POST"], **answers))
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
-    app.openapi = lambda: openapi(app, documented, service.request_model)
+    secured = service.token is not None
+    app.openapi = lambda: openapi(app, documented, service.request_model, secured)
     # The middleware added last runs first: metrics wrap the body limit, so that a 413 is
     # counted and timed like any other answer.
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
@@ -227,9 +255,10 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
     return app
 
 
-def openapi(app: FastAPI, routes: list[APIRoute], body: type[BaseModel]) -> dict:
+def openapi(app: FastAPI, routes: list[APIRoute], body: type[BaseModel], secured: bool) -> dict:
     """The schema FastAPI generates from the route declarations, with the body of the
-    predict routes (read by the handler, so FastAPI cannot see it) and the records' bounds."""
+    predict routes (read by the handler, so FastAPI cannot see it), the records' bounds,
+    and, when a token is configured, the bearer scheme the predict routes require."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=routes
@@ -239,11 +268,17 @@ def openapi(app: FastAPI, routes: list[APIRoute], body: type[BaseModel]) -> dict
         components.update(body_schema.pop("$defs", {}))
         components[body.__name__] = body_schema
         reference = {"$ref": f"#/components/schemas/{body.__name__}"}
+        if secured:
+            schemes = schema["components"].setdefault("securitySchemes", {})
+            schemes["bearer"] = {"type": "http", "scheme": "bearer"}
         for path in PREDICT_ROUTES:
-            schema["paths"][path]["post"]["requestBody"] = {
+            operation = schema["paths"][path]["post"]
+            operation["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": reference}},
             }
+            if secured:
+                operation["security"] = [{"bearer": []}]
         app.openapi_schema = schema
     return app.openapi_schema
 

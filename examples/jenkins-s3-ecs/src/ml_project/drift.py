@@ -4,6 +4,11 @@ A feature drifts when both tests agree: its population stability index (PSI) exc
 drift.max_psi, and the Kolmogorov-Smirnov test rejects "same distribution" at drift.ks_alpha
 shared out over the features (Bonferroni). One test alone raises false alarms on the few
 hundred records a service sees in a day. Thresholds are in params.yaml.
+Only authenticated traffic is judged once there is any: when a record of the inputs was
+authenticated (the service requires a bearer token), records that were not (or that do not
+say: logs from before the token) are left out, so that nobody without the token can move
+drift, and with it `make monitor`'s retraining. When none was (no token configured, the
+laptop default), every record counts.
 Writes reports/drift.json and exits DRIFT_FOUND (3) on drift, so that `make monitor`
 retrains on drift only: a crash exits 1 (argparse errors 2), and fails the job instead.
 """
@@ -19,6 +24,7 @@ from scipy.stats import ks_2samp
 
 from . import config
 from .data import FEATURES
+from .monitoring import AUTHENTICATED
 
 DRIFT_REPORT = Path("reports/drift.json")
 # Distinct from 1 (an uncaught exception) and 2 (bad arguments): see the docstring.
@@ -57,6 +63,17 @@ def load_recent(path: Path) -> pd.DataFrame:
     return pd.read_json(path, lines=True)
 
 
+def judged(recent: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The records drift is judged on, and how many were left out: the authenticated ones
+    when there are any, else all."""
+    if AUTHENTICATED not in recent:
+        return recent, 0
+    authenticated = recent[AUTHENTICATED].fillna(False).astype(bool)
+    if not authenticated.any():
+        return recent, 0
+    return recent[authenticated], int((~authenticated).sum())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recent", type=Path, default=Path("logs/inputs.jsonl"))
@@ -64,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=DRIFT_REPORT)
     args = parser.parse_args(argv)
     limits = config.load_params()["drift"]
-    recent = load_recent(args.recent)
+    recent, left_out = judged(load_recent(args.recent))
+    if left_out:
+        print(f"left out {left_out} records of {args.recent} that were not authenticated")
     if len(recent) < limits["min_records"]:
         print(
             f"{len(recent)} recent records in {args.recent}, fewer than "

@@ -21,12 +21,18 @@ from . import config
 from .data import CLASS_NAMES, FEATURES
 from .model import GOLDEN_TOLERANCE, INPUT, PROBABILITIES, Manifest, OnnxModel, sha256
 
+# The graph's name. skl2onnx would name it with a random UUID, and then no two exports of
+# the same model would have the same bytes: `make verify-model` compares hashes.
+GRAPH_NAME = "model"
+
 
 def to_onnx_bytes(model: Pipeline) -> bytes:
     """A float32 graph with one input row per record, and the probabilities as a plain
-    tensor (no ZipMap of dictionaries): all the service reads."""
+    tensor (no ZipMap of dictionaries): all the service reads. The same model always gives
+    the same bytes."""
     onnx_model = convert_sklearn(
         model,
+        name=GRAPH_NAME,
         initial_types=[(INPUT, FloatTensorType([None, len(FEATURES)]))],
         options={"zipmap": False},
     )

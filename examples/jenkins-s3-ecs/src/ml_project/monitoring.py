@@ -2,6 +2,8 @@
 
 /metrics carries request counts and latencies per route and the distribution of the
 predictions; the input log (JSON lines) is what `make drift` compares with training data.
+Each record in it says whether its request was authenticated (a bearer token configured and
+presented): `make drift` leaves out the others once any record is (drift.py).
 It is a local file (INPUT_LOG) or, when INPUT_LOG_URL names a directory in a bucket
 (s3://, gs://, az://, any fsspec URL), chunk objects shipped there for `make inputs` to read.
 Either way a background thread writes it: a request only hands its rows over.
@@ -35,8 +37,10 @@ from pydantic_core import to_json
 # series: scanners probing random paths, odd HTTP methods, whatever status.
 ROUTES = frozenset({"/health", "/predict", "/metrics", "/ping", "/invocations"})
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-STATUSES = frozenset({200, 400, 404, 405, 413, 422, 500, 503})
+STATUSES = frozenset({200, 400, 401, 404, 405, 413, 422, 500, 503})
 OTHER = "other"
+# The field of each input log record that says whether its request was authenticated.
+AUTHENTICATED = "authenticated"
 
 REQUESTS = Counter(
     "http_requests_total",
@@ -159,8 +163,9 @@ class BucketSink:
 
 class InputLog:
     """Buffers the rows of successful predictions and writes them in the background, as
-    one JSON object per record, `chunk_records` records at a time, every `flush_seconds`
-    when traffic is low, and at close.
+    one JSON object per record (the columns, and AUTHENTICATED: whether the request was),
+    `chunk_records` records at a time, every `flush_seconds` when traffic is low, and at
+    close.
 
     A request only appends a reference to its rows under a lock: formatting and writing
     happen on the log's own thread, so a slow disk or an unreachable store never delays a
@@ -182,7 +187,7 @@ class InputLog:
         self.chunk_records = chunk_records
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending or 10 * chunk_records
-        self._pending: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, bool]] = []
         self._pending_records = 0
         self._dropped = 0
         self._wake = threading.Condition()
@@ -191,15 +196,16 @@ class InputLog:
         self._worker = threading.Thread(target=self._write_forever, name="input-log", daemon=True)
         self._worker.start()
 
-    def append(self, rows: np.ndarray) -> None:
-        """Queue the rows (one per record, in `columns` order). Never blocks on I/O."""
+    def append(self, rows: np.ndarray, authenticated: bool) -> None:
+        """Queue the rows (one per record, in `columns` order) of a request that was or was
+        not authenticated. Never blocks on I/O."""
         with self._wake:
             room = self.max_pending - self._pending_records
             if room < len(rows):
                 self._dropped += len(rows) - max(room, 0)
                 rows = rows[: max(room, 0)]
             if len(rows):
-                self._pending.append(rows)
+                self._pending.append((rows, authenticated))
                 self._pending_records += len(rows)
             if self._pending_records >= self.chunk_records:
                 self._wake.notify()
@@ -223,14 +229,18 @@ class InputLog:
             if dropped:
                 log.warning("input log buffer full: %d records not written", dropped)
             if batches:
-                lines = self._lines(np.concatenate(batches))
+                lines = [line for rows, flag in batches for line in self._lines(rows, flag)]
                 for start in range(0, len(lines), self.chunk_records):
                     self._write(b"".join(lines[start : start + self.chunk_records]))
             if closing:
                 return
 
-    def _lines(self, rows: np.ndarray) -> list[bytes]:
-        return [to_json(dict(zip(self.columns, row, strict=True))) + b"\n" for row in rows.tolist()]
+    def _lines(self, rows: np.ndarray, authenticated: bool) -> list[bytes]:
+        return [
+            to_json({**dict(zip(self.columns, row, strict=True)), AUTHENTICATED: authenticated})
+            + b"\n"
+            for row in rows.tolist()
+        ]
 
     def _write(self, data: bytes) -> None:
         try:
