@@ -174,18 +174,51 @@ KNOWN_SETS = [
 
 PREFETCH = pytest.StashKey[bool]()
 
+# pytest-xdist (pyproject's addopts: `-n auto --dist loadgroup`) runs the suite in one
+# process per CPU. A test module stays in one process, so its batched linter runs once; the
+# modules that share the default project's end-to-end run (README command 1) or the Docker
+# engine run in one process together.
+SHARED_GROUPS = dict.fromkeys(
+    (
+        "test_default_project.py",
+        "test_drift_inputs.py",
+        "test_image.py",
+        "test_image_sagemaker.py",
+        "test_readme_commands.py",
+    ),
+    "default-project",
+)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Render everything ahead only when the run reads every combination (test_render)."""
+    """Render everything ahead only when the run reads every combination (test_render); keep
+    each module, or group of modules sharing a session resource, in one process."""
     config.stash[PREFETCH] = any(item.path.name == "test_render.py" for item in items)
+    for item in items:
+        group = SHARED_GROUPS.get(item.path.name, item.path.stem)
+        item.add_marker(pytest.mark.xdist_group(group))
+    # The groups with end-to-end tests (minutes each) start first, so that no process is
+    # left with a long one at the end while the other idles; the order within stays.
+    slow = {group_of(item) for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: group_of(item) not in slow)
+
+
+def group_of(item: pytest.Item) -> str:
+    return item.get_closest_marker("xdist_group").args[0]
 
 
 @pytest.fixture(scope="session")
 def render(request, tmp_path_factory: pytest.TempPathFactory):
-    """render(answers) -> the rendered project, made once per distinct answer set."""
-    renders = Renders(TEMPLATE, tmp_path_factory.mktemp("renders"))
+    """render(answers) -> the rendered project, made once per distinct answer set (once per
+    run: the processes of an xdist run share the renders' folder)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    renders = Renders(TEMPLATE, (base.parent if worker else base) / "renders", workers=1)
     if request.config.stash.get(PREFETCH, False):
-        renders.prefetch(KNOWN_SETS)
+        # Each process starts at its own share of the list, so they split the work.
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        start = int(worker.removeprefix("gw")) * len(KNOWN_SETS) // count if worker else 0
+        renders.prefetch(KNOWN_SETS[start:] + KNOWN_SETS[:start])
     yield renders
     renders.close()
 

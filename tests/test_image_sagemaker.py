@@ -23,12 +23,14 @@ TAG = "copier-mlops-test/sagemaker:latest"
 @pytest.fixture(scope="module")
 def project(render, tmp_path_factory) -> Path:
     """The rendered project after `make ci`: its own tests (/ping and /invocations among
-    them) pass, and the model the image carries is trained and gated."""
+    them) pass, and the model the image carries is trained and gated. Its fuzzing runs
+    Hypothesis's quick profile (10 examples per case, /ping and /invocations included): the
+    thorough run of the same fuzzing is the default project's (README command 1)."""
     project = tmp_path_factory.mktemp("sagemaker") / "project"
     shutil.copytree(render(ANSWERS), project)
     git_commit_all(project, "Start from copier-mlops")
     run(["make", "install"], project)
-    run(["make", "ci"], project)
+    run(["make", "ci"], project, HYPOTHESIS_PROFILE="quick")
     return project
 
 
