@@ -1,5 +1,5 @@
 """Every CI vendor is a thin adapter: its files run the same Makefile targets in the same
-order (pull request, release, retraining), for every combination of the other answers.
+order (pull request, release, retraining, template update), for every combination of the other answers.
 The expected order is the stage list of includes/pipeline.jinja, the one place it is defined."""
 
 import re
@@ -21,6 +21,7 @@ EXPECTED = (
     [(target, None) for target in STAGES.pr_targets]
     + [(t, stage["env"]) for stage in STAGES.release_stages for t in stage["targets"]]
     + [(target, None) for target in STAGES.retrain_targets]
+    + [(target, None) for target in STAGES.update_targets]
 )
 
 
