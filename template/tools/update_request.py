@@ -223,11 +223,12 @@ class Bitbucket(Host):
     git_user = "x-token-auth"
     API = "https://api.bitbucket.org/2.0"
 
-    def __init__(self, token: str, environ: dict, api: str = API) -> None:
+    def __init__(self, token: str, environ: dict) -> None:
         super().__init__(token)
         repository = setting(environ, "BITBUCKET_REPO_FULL_NAME", REPOSITORY, "workspace/slug")
         self.base = setting(environ, "BITBUCKET_BRANCH", BRANCH_NAME, "a branch name")
-        self.pulls = f"{api_url(api, 'the API')}/repositories/{repository}/pullrequests"
+        api = api_url(self.API, "the Bitbucket API")
+        self.pulls = f"{api}/repositories/{repository}/pullrequests"
 
     @staticmethod
     def request(pull: dict) -> dict:
@@ -336,7 +337,7 @@ def description(current: str, ref: str, conflicts: list[str], deleted: list[str]
     for shown in range(names, -1, -1):
         text = compose(current, ref, conflicts[:shown], deleted[: max(0, shown - len(conflicts))])
         if shown < names:
-            text += f"\n\n... and {names - shown} more files: `make template-update` lists them all."
+            text += f"\n\n... and {names - shown} more: `make template-update` lists them all."
         if len(text) <= MAX_DESCRIPTION:
             return text
     return text[:MAX_DESCRIPTION]
@@ -378,12 +379,16 @@ def git(*args: str, env: dict | None = None) -> str:
 
 
 def push_url() -> str:
-    """origin's URL without any user or token in it (GitLab's checkout has its job's)."""
+    """origin's URL without the user or token a checkout may have put in it (GitLab's has
+    its job's), over https unless it is on this machine: the token never travels in clear."""
     url = git("remote", "get-url", "origin")
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme in ("http", "https") and "@" in parts.netloc:
-        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-    return url
+    if parts.scheme not in ("http", "https"):
+        return url
+    parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        parts = parts._replace(scheme="https")
+    return parts.geturl()
 
 
 def push(host: Host) -> None:
