@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None, environ: dict | None = None) -> int:
     if not token:
         fail(
             f"the template's {latest} is out, but {TOKEN} is not set, so no pull request "
-            "can be opened: set it (README, Template updates), or run `make template-update`."
+            "can be opened: set it (README, Template updates in CI), or run `make template-update`."
         )
     host = HOSTS[args.api](token, environ)
     src, commit_, _ = template_update.recorded()
