@@ -7,6 +7,7 @@ the branch it pushes."""
 
 import importlib
 import json
+import re
 import sys
 import urllib.parse
 from pathlib import Path
@@ -15,7 +16,8 @@ import copier
 import pytest
 import yaml
 
-from conftest import PLAN, git_commit_all, run
+from conftest import PLAN, TEMPLATE, git_commit_all, run
+from conftest import tool as tool_path
 from fake_http import JsonHandler, serve
 from template_clone import git, next_release, tagged_clone
 
@@ -372,3 +374,35 @@ def test_the_job_pushes_the_branch_and_opens_the_pull_request(tmp_path: Path) ->
     assert "<<<<<<< " in pushed_makefile and "ruff check and format" in pushed_makefile
     assert git(origin, "log", "-1", "--format=%s", "template-update").strip() == body["title"]
     assert git(origin, "rev-parse", "main") == git(project, "rev-parse", "main"), "main untouched"
+
+
+# ---- the Renovate alternative, as the template's README documents it.
+
+
+def renovate_config() -> str:
+    readme = (TEMPLATE / "README.md").read_text()
+    return re.search(r"<!-- renovate-config -->\n```json\n(.*?)```", readme, re.DOTALL).group(1)
+
+
+def renovate_errors(config: str, tmp_path: Path) -> str:
+    path = tmp_path / "renovate.json"
+    path.write_text(config)
+    checked = run(
+        [tool_path("check-jsonschema"), "--builtin-schema", "vendor.renovate", str(path)],
+        tmp_path,
+        check=False,
+    )
+    return "" if checked.returncode == 0 else checked.stdout + checked.stderr
+
+
+def test_the_readme_renovate_config_passes_renovates_schema(tmp_path: Path) -> None:
+    config = renovate_config()
+
+    assert renovate_errors(config, tmp_path) == ""
+    settings = json.loads(config)
+    assert settings["copier"]["enabled"] is True
+    assert settings["packageRules"][0]["matchManagers"] == ["copier"]
+    # Hosted Renovate runs no scripts, so copier runs without --trust: nothing may ask for it.
+    assert "allowScripts" not in config and "ignoreScripts" not in config
+    broken = config.replace('"enabled": true', '"enabled": "yes"')
+    assert "enabled" in renovate_errors(broken, tmp_path), "the schema does check"
