@@ -1,6 +1,7 @@
 """Every CI vendor is a thin adapter: its files run the same Makefile targets in the same
-order (pull request, release, retraining, template update), for every combination of the other answers.
-The expected order is the stage list of includes/pipeline.jinja, the one place it is defined."""
+order (pull request, release, retraining, template update), for every combination of the
+other answers. The expected order is the stage list of includes/pipeline.jinja, the one
+place it is defined."""
 
 import re
 from pathlib import Path
