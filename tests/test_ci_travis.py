@@ -81,12 +81,14 @@ def test_stages_and_their_conditions(project: Path) -> None:
     for stage in STAGES.retrain_stages:
         condition = "branch = main AND (type = cron OR env(RETRAIN) = true)"
         expected.append({"name": stage["name"], "if": condition})
+    for stage in STAGES.update_stages:
+        expected.append({"name": stage["name"], "if": "branch = main AND type = cron"})
     assert travis(project)["stages"] == expected
     assert [job["stage"] for job in jobs(project)] == [stage["name"] for stage in expected]
 
 
 def test_jobs_run_the_stage_list_in_order_and_stop_at_the_first_failure(project: Path) -> None:
-    ci, *release, retrain = jobs(project)
+    ci, *release, retrain, update = jobs(project)
     assert [target for target, _ in make_calls(ci)] == STAGES.pr_targets
     for job, stage in zip(release, STAGES.release_stages, strict=True):
         env = f"ENV={stage['env']} " if stage["env"] else ""
@@ -95,6 +97,7 @@ def test_jobs_run_the_stage_list_in_order_and_stop_at_the_first_failure(project:
         assert make_calls(job) == expected, job["stage"]
         assert job["services"] == "docker"
     assert [target for target, _ in make_calls(retrain)] == STAGES.retrain_targets
+    assert [target for target, _ in make_calls(update)] == STAGES.update_targets
     # Travis runs every command of `script`; each make but the last stops the job on failure.
     for job in jobs(project):
         makes = [c for c in job["script"] if c.startswith("make ")]
