@@ -12,14 +12,19 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-import copier
 import pytest
 import yaml
 
-from conftest import PLAN, TEMPLATE, git_commit_all, run
+from conftest import PLAN, TEMPLATE, run
 from conftest import tool as tool_path
 from fake_http import JsonHandler, serve
-from template_clone import git, next_release, tagged_clone
+from template_clone import (
+    git,
+    next_release,
+    project_with_its_own_lint,
+    release_a_change,
+    tagged_clone,
+)
 
 TOKEN = "s3cr3t-t0ken-value"
 REF = "v9.9.9"
@@ -328,17 +333,10 @@ def test_the_push_url_carries_no_credentials(tool, tmp_path, monkeypatch) -> Non
 
 # ---- end to end: the job's command in a project one release behind, a fake GitHub.
 
-LINT_LINE = "lint: ## ruff lint and format check"
-
 
 def test_the_job_pushes_the_branch_and_opens_the_pull_request(tmp_path: Path) -> None:
     template = tagged_clone(tmp_path / "copier-mlops", next_release())
-    project = tmp_path / "project"
-    copier.run_copy(str(template), project, defaults=True, quiet=True)
-    git_commit_all(project, "Start from copier-mlops")
-    makefile = project / "Makefile"
-    makefile.write_text(makefile.read_text().replace(LINT_LINE, "lint: ## our own lint"))
-    git_commit_all(project, "Our lint")
+    project = project_with_its_own_lint(template, tmp_path / "project")
     origin = tmp_path / "origin.git"
     run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
     run(["git", "remote", "add", "origin", str(origin)], project)
@@ -350,12 +348,7 @@ def test_the_job_pushes_the_branch_and_opens_the_pull_request(tmp_path: Path) ->
         assert "nothing to update" in current.stdout and server.calls == []
 
         # The template's next release rewords the lint target, which the project changed.
-        template_makefile = template / "template" / "Makefile.jinja"
-        template_makefile.write_text(
-            template_makefile.read_text().replace(LINT_LINE, "lint: ## ruff check and format")
-        )
-        git(template, "commit", "-qam", "Reword the lint target")
-        git(template, "tag", "v99.0.0")
+        release_a_change(template, "v99.0.0")
 
         done = run(["make", "template-update-request"], project, **environ)
     finally:
