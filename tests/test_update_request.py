@@ -248,6 +248,27 @@ def test_an_api_error_fails_with_a_clear_message_and_no_token(tool, fake, api: s
     assert TOKEN not in message and fake.done == []
 
 
+def test_an_unexpected_answer_fails_with_a_clear_message(tool, fake) -> None:
+    class Odd(JsonHandler):
+        def do_GET(self) -> None:
+            self.answer(200, [{"id": 1}])
+
+    server, url = serve(Odd)
+    try:
+        with pytest.raises(SystemExit, match="GitHub answered a document without the expected"):
+            main(tool, "github", url)
+    finally:
+        server.shutdown()
+
+
+def test_a_token_that_could_split_a_header_is_refused(tool, fake) -> None:
+    environ = {**ENVIRONMENTS["github"]("https://api.github.com")}
+    with pytest.raises(SystemExit) as refused:
+        tool.main(["--api", "github"], {**environ, "TEMPLATE_UPDATE_TOKEN": "abc\r\nX-Evil: 1"})
+    assert "one line of printable characters" in str(refused.value.code)
+    assert "X-Evil" not in str(refused.value.code)
+
+
 def test_a_redirect_is_not_followed_with_the_token(tool) -> None:
     class Redirect(JsonHandler):
         def do_GET(self) -> None:

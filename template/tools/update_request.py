@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import re
@@ -35,6 +36,8 @@ TOKEN = "TEMPLATE_UPDATE_TOKEN"
 TIMEOUT = 30
 # Azure DevOps keeps 4000 characters of a description, the least of the four hosts.
 MAX_DESCRIPTION = 4000
+# A token is one line of printable ASCII: anything else could split the HTTP header.
+TOKEN_TEXT = re.compile(r"^[\x21-\x7e]{1,4096}$")
 BRANCH_NAME = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 # Azure DevOps project names: up to 64 characters, none of these.
@@ -113,7 +116,7 @@ class Host:
         except urllib.error.HTTPError as error:
             detail = error.read(500).decode(errors="replace").replace(self.token, "***")
             raise ApiError(f"{where} answered {error.code} {error.reason}: {detail}") from None
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise ApiError(f"{where} failed: {reason}") from None
         try:
@@ -462,6 +465,8 @@ def main(argv: list[str] | None = None, environ: dict | None = None) -> int:
             f"the template's {latest} is out, but {TOKEN} is not set, so no pull request "
             "can be opened: set it (README, Template updates in CI), or run `make template-update`."
         )
+    if not TOKEN_TEXT.fullmatch(token):
+        fail(f"{TOKEN} must be one line of printable characters, without spaces")
     host = HOSTS[args.api](token, environ)
     src, commit_, _ = template_update.recorded()
     ref = template_update.target_ref(src, commit_, None)
@@ -482,6 +487,8 @@ def main(argv: list[str] | None = None, environ: dict | None = None) -> int:
             print(f"template-update: opened {request['url']} to propose {ref}.")
     except ApiError as error:
         fail(str(error))
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        fail(f"{host.name} answered a document without the expected {error}")
     if conflicts:
         print("Files in conflict, listed in its description:")
         print("".join(f"  {name}\n" for name in conflicts), end="")
