@@ -17,6 +17,7 @@ The API clients use the standard library only, with bounded timeouts and no redi
 
 from __future__ import annotations
 
+import abc
 import argparse
 import base64
 import http.client
@@ -28,12 +29,15 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import NoReturn
 
 import template_update
 
 BRANCH = "template-update"
 TOKEN = "TEMPLATE_UPDATE_TOKEN"
 TIMEOUT = 30
+# The most of an answer read: the listings asked for hold a request or two.
+MAX_ANSWER = 1 << 20
 # Azure DevOps keeps 4000 characters of a description, the least of the four hosts.
 MAX_DESCRIPTION = 4000
 # A token is one line of printable ASCII: anything else could split the HTTP header.
@@ -49,7 +53,7 @@ class ApiError(Exception):
     """The host's API refused or failed a call: the message says which and why."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise SystemExit(f"template-update: {message}")
 
 
@@ -81,7 +85,7 @@ def basic(user: str, token: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
 
 
-class Host:
+class Host(abc.ABC):
     """One git host's pull request API. Subclasses set `name` and `git_user` (None: the
     token is a bearer token for git too), and read their settings from the environment."""
 
@@ -112,7 +116,7 @@ class Host:
         where = f"{self.name}: {method} {url.split('?')[0]}"
         try:
             with OPENER.open(request, timeout=TIMEOUT) as response:
-                payload = response.read()
+                payload = response.read(MAX_ANSWER)
         except urllib.error.HTTPError as error:
             detail = error.read(500).decode(errors="replace").replace(self.token, "***")
             raise ApiError(f"{where} answered {error.code} {error.reason}: {detail}") from None
@@ -124,15 +128,17 @@ class Host:
         except ValueError:
             raise ApiError(f"{where} answered something that is not JSON") from None
 
+    @abc.abstractmethod
     def find(self) -> dict | None:
         """The open request from BRANCH into the base branch: {id, title, url}, or None."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def open(self, title: str, description: str) -> dict:
-        raise NotImplementedError
+        """Open the request from BRANCH into the base branch: {id, title, url}."""
 
+    @abc.abstractmethod
     def refresh(self, request: dict, title: str, description: str) -> dict:
-        raise NotImplementedError
+        """Rewrite the open request's title and description: {id, title, url}."""
 
 
 class GitHub(Host):
