@@ -449,6 +449,17 @@ def update(ref: str) -> tuple[list[str], list[str]]:
     return template_update.conflicts(), deleted
 
 
+def ask(host: Host, call, *args):
+    """One call of the host's API; a refusal, or an answer without what the API documents,
+    ends the job with a message that names the host."""
+    try:
+        return call(*args)
+    except ApiError as error:
+        fail(str(error))
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        fail(f"{host.name} answered a document without the expected {error}")
+
+
 def main(argv: list[str] | None = None, environ: dict | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api", required=True, choices=[*HOSTS, "none"])
@@ -476,25 +487,20 @@ def main(argv: list[str] | None = None, environ: dict | None = None) -> int:
     host = HOSTS[args.api](token, environ)
     src, commit_, _ = template_update.recorded()
     ref = template_update.target_ref(src, commit_, None)
-    try:
-        request = host.find()
-        if request and request["title"] == title(ref):
-            print(f"template-update: {request['url']} already proposes {ref}; left as it is.")
-            return 0
-        conflicts, deleted = update(ref)
-        commit(title(ref))
-        push(host)
-        text = description(current, ref, conflicts, deleted)
-        if request:
-            request = host.refresh(request, title(ref), text)
-            print(f"template-update: refreshed {request['url']} to propose {ref}.")
-        else:
-            request = host.open(title(ref), text)
-            print(f"template-update: opened {request['url']} to propose {ref}.")
-    except ApiError as error:
-        fail(str(error))
-    except (KeyError, IndexError, TypeError, AttributeError) as error:
-        fail(f"{host.name} answered a document without the expected {error}")
+    request = ask(host, host.find)
+    if request and request["title"] == title(ref):
+        print(f"template-update: {request['url']} already proposes {ref}; left as it is.")
+        return 0
+    conflicts, deleted = update(ref)
+    commit(title(ref))
+    push(host)
+    text = description(current, ref, conflicts, deleted)
+    if request:
+        request = ask(host, host.refresh, request, title(ref), text)
+        print(f"template-update: refreshed {request['url']} to propose {ref}.")
+    else:
+        request = ask(host, host.open, title(ref), text)
+        print(f"template-update: opened {request['url']} to propose {ref}.")
     if conflicts:
         print("Files in conflict, listed in its description:")
         print("".join(f"  {name}\n" for name in conflicts), end="")
