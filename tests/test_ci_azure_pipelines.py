@@ -21,7 +21,7 @@ from conftest import (
 
 VENDOR = {"ci_provider": "azure_pipelines"}
 ANSWER_SETS = vendor_answer_sets(VENDOR["ci_provider"], retrain_schedule="*/30 2-4 1,15 * 1-5")
-MAKE = re.compile(r"^make (\w+)(.*)$")
+MAKE = re.compile(r"^make ([\w-]+)(.*)$")
 DEPLOY_TEMPLATE = ".azure-pipelines/deploy.yml"
 PARAMETER = re.compile(r"\$\{\{ parameters\.(\w+) \}\}")
 NOT_RETRAINING = "and(ne(variables['Build.Reason'], 'Schedule'), not(${{ parameters.retrain }}))"

@@ -24,7 +24,7 @@ ANSWER_SETS = vendor_answer_sets(
     repository_path="acme/fraud-model",
     circleci_org_id="3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
 )
-MAKE = re.compile(r"^make (\w+)(.*)$")
+MAKE = re.compile(r"^make ([\w-]+)(.*)$")
 # The variable that turns releases and the monitor on, by the service's cloud.
 CLOUD_SWITCH = {
     "aws": "AWS_ROLE_ARN",

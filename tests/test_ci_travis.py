@@ -18,7 +18,7 @@ from conftest import (
 )
 
 ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *")
-MAKE = re.compile(r"^make ([a-z]+)(.*?)(?: \|\| travis_terminate 1)?$")
+MAKE = re.compile(r"^make ([a-z-]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
 # The variable that turns releases and the monitor on, by the service's cloud.
 CLOUD_SWITCH = {
@@ -150,7 +150,7 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
         # The service account key, for every job (the Google client libraries read it).
         install = "\n".join(config["install"])
         assert "export GOOGLE_APPLICATION_CREDENTIALS=/tmp/gcp-ci-key.json" in install
-    release = jobs(project)[1:-1]
+    release = jobs(project)[1 : 1 + len(STAGES.release_stages)]
     if given["deploy_target"] == "docker_compose":
         for job, stage in zip(release, STAGES.release_stages, strict=True):
             assert any("REGISTRY_PASSWORD" in c and "--password-stdin" in c for c in job["script"])
@@ -161,7 +161,8 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
 def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: Path) -> None:
     given = stored_answers(project)
     target = given["deploy_target"]
-    release = zip(jobs(project)[1:], [*STAGES.release_stages, *STAGES.retrain_stages], strict=True)
+    guarded = [*STAGES.release_stages, *STAGES.retrain_stages]
+    release = zip(jobs(project)[1 : 1 + len(guarded)], guarded, strict=True)
     for job, stage in release:
         # The monitor reads production: it needs what a production deploy needs.
         env = stage.get("env")
@@ -171,7 +172,7 @@ def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: P
         }.get(target) or CLOUD_SWITCH[given["deploy_cloud"]]
         assert job["before_script"][0].startswith(f'test -n "${variable}" || ')
         assert job["before_script"][0].endswith("travis_terminate 0; }")
-    monitor = jobs(project)[-1]
+    monitor = jobs(project)[len(guarded)]
     if target == "docker_compose":
         assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in monitor["before_script"]
     elif target == "kubernetes":
