@@ -185,7 +185,7 @@ def test_opens_one_request_that_lists_the_conflicts(tool, fake, api: str, capsys
 
 
 def test_each_api_gets_the_branch_and_base_its_own_way(tool, fake) -> None:
-    """The requests as each API documents them: the branch template-update into main."""
+    """The requests as each API documents them: the branch template-update/latest into main."""
     seen = {}
     for api in APIS:
         server = fake(api)
@@ -193,18 +193,19 @@ def test_each_api_gets_the_branch_and_base_its_own_way(tool, fake) -> None:
         seen[api] = server.calls
     github, gitlab, bitbucket, azure = (seen[api] for api in ENVIRONMENTS)
     assert github[0][1] == "/repos/acme/churn-model/pulls"
-    assert github[0][2] == {"state": ["open"], "head": ["acme:template-update"], "base": ["main"]}
-    assert github[1][4]["head"] == "template-update" and github[1][4]["base"] == "main"
+    assert github[0][2]["head"] == ["acme:template-update/latest"]
+    assert github[0][2]["state"] == ["open"] and github[0][2]["base"] == ["main"]
+    assert github[1][4]["head"] == "template-update/latest" and github[1][4]["base"] == "main"
     assert gitlab[0][1] == "/api/v4/projects/42/merge_requests"
-    assert gitlab[0][2]["source_branch"] == ["template-update"]
+    assert gitlab[0][2]["source_branch"] == ["template-update/latest"]
     assert gitlab[1][4]["target_branch"] == "main" and gitlab[1][4]["remove_source_branch"]
     assert bitbucket[0][1] == "/2.0/repositories/acme/churn-model/pullrequests"
-    assert 'source.branch.name="template-update"' in bitbucket[0][2]["q"][0]
-    assert bitbucket[1][4]["source"] == {"branch": {"name": "template-update"}}
+    assert 'source.branch.name="template-update/latest"' in bitbucket[0][2]["q"][0]
+    assert bitbucket[1][4]["source"] == {"branch": {"name": "template-update/latest"}}
     assert azure[0][1] == (
         "/acme/ML%20Models/_apis/git/repositories/3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718/pullrequests"
     )
-    assert azure[0][2]["searchCriteria.sourceRefName"] == ["refs/heads/template-update"]
+    assert azure[0][2]["searchCriteria.sourceRefName"] == ["refs/heads/template-update/latest"]
     assert azure[1][2]["api-version"] == ["7.1"]
     assert azure[1][4]["targetRefName"] == "refs/heads/main"
 
@@ -379,14 +380,15 @@ def test_the_job_pushes_the_branch_and_opens_the_pull_request(tmp_path: Path) ->
     assert TOKEN not in done.stdout + done.stderr
     assert server.methods() == ["GET", "POST"]
     body = server.written()
-    assert body["head"] == "template-update" and body["base"] == "main"
+    assert body["head"] == "template-update/latest" and body["base"] == "main"
     assert "**Resolve the conflicts in these files before merging**" in body["body"]
     assert "- `Makefile`" in body["body"]
-    pushed = git(origin, "show", "template-update:.copier-answers.yml")
+    pushed = git(origin, "show", "template-update/latest:.copier-answers.yml")
     assert yaml.safe_load(pushed)["_commit"] == "v99.0.0"
-    pushed_makefile = git(origin, "show", "template-update:Makefile")
+    pushed_makefile = git(origin, "show", "template-update/latest:Makefile")
     assert "<<<<<<< " in pushed_makefile and "ruff check and format" in pushed_makefile
-    assert git(origin, "log", "-1", "--format=%s", "template-update").strip() == body["title"]
+    subject = git(origin, "log", "-1", "--format=%s", "template-update/latest").strip()
+    assert subject == body["title"]
     assert git(origin, "rev-parse", "main") == git(project, "rev-parse", "main"), "main untouched"
 
 

@@ -5,7 +5,7 @@ it says so and stops (exit 0, no API call). When it has one:
 
 - where the CI vendor's git host has an API for pull requests (--api github, gitlab,
   bitbucket or azure_devops), it runs `make template-update`'s update
-  (tools/template_update.py) on the branch `template-update`, commits the result, conflict
+  (tools/template_update.py) on the branch `template-update/latest`, commits the result, conflict
   markers included, pushes the branch with TEMPLATE_UPDATE_TOKEN and opens ONE pull
   (merge) request from it whose description lists the files in conflict. An open request
   for an older release is refreshed (the branch rebuilt, the description rewritten); one
@@ -33,7 +33,9 @@ from typing import NoReturn
 
 import template_update
 
-BRANCH = "template-update"
+# The branch of the request: beside the template-update/<version> branches that
+# `copier-mlops fleet update` makes (a branch named template-update would block them).
+BRANCH = "template-update/latest"
 TOKEN = "TEMPLATE_UPDATE_TOKEN"
 TIMEOUT = 30
 # The most of an answer read: the listings asked for hold a request or two.
