@@ -7,9 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import copier
 import yaml
 
-from conftest import TEMPLATE, run
+from conftest import TEMPLATE, git_commit_all, run
 
 RELEASES = yaml.safe_load((TEMPLATE / "releases.yml").read_text())
 
@@ -53,3 +54,25 @@ def next_release() -> str:
     """The version the next release would take: the latest one with its minor bumped."""
     major, minor, _ = max(tuple(map(int, v[1:].split("."))) for v in RELEASES)
     return f"v{major}.{minor + 1}.0"
+
+
+LINT_LINE = "lint: ## ruff lint and format check"
+
+
+def project_with_its_own_lint(template: Path, project: Path) -> Path:
+    """A project rendered from the template's HEAD, committed, whose Makefile then rewords
+    the lint target's help (committed too): the edit that release_a_change conflicts with."""
+    copier.run_copy(str(template), project, defaults=True, quiet=True)
+    git_commit_all(project, "Start from copier-mlops")
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text().replace(LINT_LINE, "lint: ## our own lint"))
+    git_commit_all(project, "Our lint")
+    return project
+
+
+def release_a_change(template: Path, tag: str) -> None:
+    """The template's next release rewords the lint target's help."""
+    makefile = template / "template" / "Makefile.jinja"
+    makefile.write_text(makefile.read_text().replace(LINT_LINE, "lint: ## ruff check and format"))
+    git(template, "commit", "-qam", "Reword the lint target")
+    git(template, "tag", tag)

@@ -19,7 +19,7 @@ from conftest import (
 
 VENDOR = {"ci_provider": "azure_pipelines"}
 ANSWER_SETS = vendor_answer_sets(VENDOR["ci_provider"], retrain_schedule="*/30 2-4 1,15 * 1-5")
-MAKE = re.compile(r"^make (\w+)(.*)$")
+MAKE = re.compile(r"^make ([\w-]+)(.*)$")
 DEPLOY_TEMPLATE = ".azure-pipelines/deploy.yml"
 PARAMETER = re.compile(r"\$\{\{ parameters\.(\w+) \}\}")
 NOT_RETRAINING = "and(ne(variables['Build.Reason'], 'Schedule'), not(${{ parameters.retrain }}))"
@@ -221,6 +221,20 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
     assert config(project)["variables"]["TAG"] == "$(Build.SourceVersion)"
 
 
+def test_the_template_update_runs_on_the_schedule_with_the_jobs_token(project: Path) -> None:
+    by_name = stages(project)
+    for stage in STAGES.update_stages:
+        azure = by_name[stage["name"]]
+        assert azure["dependsOn"] == []
+        assert azure["condition"] == "eq(variables['Build.Reason'], 'Schedule')"
+        (job,) = azure["jobs"]
+        assert make_calls(job) == [(t, "") for t in stage["targets"]]
+        (step,) = make_steps(job)
+        assert step["env"] == {"TEMPLATE_UPDATE_TOKEN": "$(System.AccessToken)"}
+    readme = (project / "README.md").read_text()
+    assert "*Contribute*, *Create branch* and *Contribute to pull requests*" in readme
+
+
 def test_monitor_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
     given = stored_answers(project)
     by_name = stages(project)
@@ -264,9 +278,11 @@ def test_monitor_runs_on_the_schedule_or_by_hand_only(project: Path) -> None:
 def test_caches_and_full_history(project: Path) -> None:
     cfg = config(project)
     assert cfg["variables"]["UV_CACHE_DIR"] == "$(Pipeline.Workspace)/.cache/uv"
+    # The template update runs the pinned Copier through uvx: no project, no caches.
+    updates = {stage["name"] for stage in STAGES.update_stages}
     for stage in cfg["stages"]:
         for job in stage["jobs"]:
-            if not make_steps(job):
+            if not make_steps(job) or stage["stage"] in updates:
                 continue
             caches = {
                 s["inputs"]["key"]: s["inputs"] for s in steps(job) if s.get("task") == "Cache@2"

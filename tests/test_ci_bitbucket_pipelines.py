@@ -25,7 +25,7 @@ ANSWER_SETS = vendor_answer_sets(
     repository_path="acme/fraud-model",
     bitbucket_workspace_uuid="3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
 )
-MAKE = re.compile(r"^make (\w+)(.*)$")
+MAKE = re.compile(r"^make ([\w-]+)(.*)$")
 # The variable that turns releases and the monitor on, by the service's cloud.
 CLOUD_SWITCH = {
     "aws": "AWS_ROLE_ARN",
@@ -67,7 +67,8 @@ def test_clone_is_full_and_every_step_fetches_main(project: Path) -> None:
 def all_steps(cfg: dict) -> list[dict]:
     pipelines = cfg["pipelines"]
     groups = [pipelines["pull-requests"]["**"], pipelines["branches"]["main"]]
-    groups += list(pipelines["custom"].values())
+    # The custom pipelines that run the project (the template update runs Copier alone).
+    groups += [pipelines["custom"][stage["name"]] for stage in STAGES.retrain_stages]
     return [item["step"] for group in groups for item in group]
 
 
@@ -148,7 +149,8 @@ def test_monitor_is_a_custom_pipeline_and_the_readme_says_how_to_schedule_it(
 ) -> None:
     given = stored_answers(project)
     custom = config(project)["pipelines"]["custom"]
-    assert list(custom) == [stage["name"] for stage in STAGES.retrain_stages]
+    scheduled = STAGES.retrain_stages + STAGES.update_stages
+    assert list(custom) == [stage["name"] for stage in scheduled]
     switch = {"docker_compose": "DEPLOY_HOST", "kubernetes": "KUBECONFIG_DATA"}.get(
         given["deploy_target"]
     ) or CLOUD_SWITCH[given["deploy_cloud"]]
@@ -246,3 +248,12 @@ def test_terraform_trusts_the_workspace_for_this_repository_only(project: Path) 
     # The repository UUID has no default: Terraform asks for it.
     block = variables[variables.index('variable "bitbucket_repository_uuid"') :]
     assert "default" not in block[: block.index("\n}\n")]
+
+
+def test_the_template_update_is_a_custom_pipeline_with_its_token(project: Path) -> None:
+    for stage in STAGES.update_stages:
+        (item,) = config(project)["pipelines"]["custom"][stage["name"]]
+        makes = [line for line in item["step"]["script"] if line.startswith("make ")]
+        assert makes == [f"make {target}" for target in stage["targets"]]
+    readme = (project / "README.md").read_text()
+    assert "pipeline `custom: update`" in readme and "`TEMPLATE_UPDATE_TOKEN`" in readme

@@ -24,7 +24,7 @@ ANSWER_SETS = vendor_answer_sets(
     repository_path="acme/fraud-model",
     circleci_org_id="3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718",
 )
-MAKE = re.compile(r"^make (\w+)(.*)$")
+MAKE = re.compile(r"^make ([\w-]+)(.*)$")
 # The variable that turns releases and the monitor on, by the service's cloud.
 CLOUD_SWITCH = {
     "aws": "AWS_ROLE_ARN",
@@ -191,6 +191,16 @@ def test_release_uses_the_registry_and_host_of_the_deploy_target(project: Path) 
                 assert setup.get("gcp") or (setup.get("dvc") and given["data_store"] == "gcs")
 
 
+def test_the_template_update_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
+    cfg = config(project)
+    scheduled = {"equal": ["scheduled_pipeline", "<< pipeline.trigger_source >>"]}
+    for stage in STAGES.update_stages:
+        assert cfg["workflows"][stage["name"]] == {"when": scheduled, "jobs": [stage["name"]]}
+        assert make_calls(cfg["jobs"][stage["name"]]) == [(t, "") for t in stage["targets"]]
+    # CircleCI's git host is unknown: the job fails with the command to run.
+    assert "--api none" in (project / "Makefile").read_text()
+
+
 def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
     given = stored_answers(project)
     cfg = config(project)
@@ -236,7 +246,7 @@ def test_halt_unless_stops_the_job_green_while_its_variable_is_empty(project: Pa
     # Every job that releases or reads production starts with it, the pull request jobs
     # never do; nor does the package job of a target outside the clouds (registry-login
     # skips by itself while REGISTRY is unset).
-    unguarded = {stage["name"] for stage in STAGES.pr_stages}
+    unguarded = {stage["name"] for stage in STAGES.pr_stages + STAGES.update_stages}
     if stored_answers(project)["deploy_target"] in ("docker_compose", "kubernetes"):
         unguarded.add(STAGES.release_stages[0]["name"])
     for name, job in cfg["jobs"].items():

@@ -30,6 +30,7 @@ ANSWER_SETS = vendor_answer_sets("gitlab_ci", retrain_schedule="*/30 2-4 1,15 * 
 PR_JOBS = [stage["name"] for stage in STAGES.pr_stages]
 RELEASE_JOBS = [stage["name"] for stage in STAGES.release_stages]
 RETRAIN_JOBS = [stage["name"] for stage in STAGES.retrain_stages]
+UPDATE_JOBS = [stage["name"] for stage in STAGES.update_stages]
 ON_MAIN = '$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE != "schedule"'
 # gitlab-ci-local warns when a predefined variable is set; these are set on purpose.
 PREDEFINED = "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
@@ -122,7 +123,8 @@ def test_gitlab_accepts_the_schema(project: Path, schema_errors) -> None:
 
 
 def test_stages_are_the_stage_list(expanded: dict) -> None:
-    assert expanded["stages"] == [".pre", *PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS, ".post"]
+    stages = [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS, *UPDATE_JOBS]
+    assert expanded["stages"] == [".pre", *stages, ".post"]
 
 
 def test_merge_requests_run_the_pr_stages_in_order(repo: Path, expanded: dict) -> None:
@@ -169,6 +171,22 @@ def test_the_schedule_only_monitors(repo: Path, project: Path, expanded: dict) -
     cron = stored_answers(project)["retrain_schedule"]
     assert f'cron "{cron}", time zone UTC' in (project / ".gitlab-ci.yml").read_text()
     assert f"`{cron}`" in (project / "README.md").read_text()
+
+
+def test_the_template_update_schedule_runs_the_update_alone(
+    repo: Path, project: Path, expanded: dict
+) -> None:
+    update = ["--variable=CI_PIPELINE_SOURCE=schedule", "--variable=TEMPLATE_UPDATE=1"]
+    expected = dict.fromkeys(UPDATE_JOBS, "on_success")
+    assert jobs_when(repo, *update, switch(project)) == expected
+    calls = [call for name in UPDATE_JOBS for call in make_calls(expanded[name])]
+    assert calls == [f"make {target}" for target in STAGES.update_targets]
+    # Copier updates a clean work tree only: uv's cache stays out of the checkout.
+    assert all(
+        expanded[name]["variables"]["UV_CACHE_DIR"] == "/tmp/uv-cache" for name in UPDATE_JOBS
+    )
+    readme = (project / "README.md").read_text()
+    assert "the variable `TEMPLATE_UPDATE` = `1`" in readme and "`TEMPLATE_UPDATE_TOKEN`" in readme
 
 
 def test_jobs_fetch_full_history_and_origin_main(expanded: dict) -> None:

@@ -111,7 +111,7 @@ def test_npm_groovy_lint_finds_no_error(render) -> None:
 
 
 def test_stages_run_the_stage_list_in_order(project: Path) -> None:
-    ci, release, retrain = pipeline(project).children
+    ci, release, retrain, *update = pipeline(project).children
     pr_names = [stage["name"] for stage in STAGES.pr_stages]
     assert ci.name == ", ".join(pr_names).capitalize()
     assert [child.name for child in ci.children] == ["setup", *pr_names]
@@ -131,9 +131,12 @@ def test_stages_run_the_stage_list_in_order(project: Path) -> None:
     assert [c.name for c in retrain.children] == [s["name"] for s in STAGES.retrain_stages]
     assert [t for c in retrain.children for t, _ in c.make_calls()] == STAGES.retrain_targets
 
+    assert [stage.name for stage in update] == [s["title"] for s in STAGES.update_stages]
+    assert [t for stage in update for t, _ in stage.make_calls()] == STAGES.update_targets
+
 
 def test_when_conditions_route_pull_requests_main_and_the_timer(project: Path) -> None:
-    ci, release, retrain = pipeline(project).children
+    ci, release, retrain, *update = pipeline(project).children
     when = ci.section("when")
     assert "changeRequest()" in when and "branch 'main'" in when and "anyOf" in when
     assert "not { triggeredBy 'TimerTrigger' }" in when
@@ -147,6 +150,11 @@ def test_when_conditions_route_pull_requests_main_and_the_timer(project: Path) -
     assert "branch 'main'" in when and "triggeredBy 'TimerTrigger'" in when
     assert "not {" not in when
     assert "booleanParam(name: 'RETRAIN', defaultValue: false" in jenkinsfile(project)
+    # The template update: the timer's builds only, not a build started with RETRAIN.
+    for stage in update:
+        when = stage.section("when")
+        assert "branch 'main'" in when and "triggeredBy 'TimerTrigger'" in when
+        assert "RETRAIN" not in when
 
 
 def test_production_waits_for_an_input_and_nothing_else_does(project: Path) -> None:

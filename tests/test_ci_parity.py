@@ -1,6 +1,7 @@
 """Every CI vendor is a thin adapter: its files run the same Makefile targets in the same
-order (pull request, release, retraining), for every combination of the other answers.
-The expected order is the stage list of includes/pipeline.jinja, the one place it is defined."""
+order (pull request, release, retraining, template update), for every combination of the
+other answers. The expected order is the stage list of includes/pipeline.jinja, the one
+place it is defined."""
 
 import re
 from pathlib import Path
@@ -21,6 +22,7 @@ EXPECTED = (
     [(target, None) for target in STAGES.pr_targets]
     + [(t, stage["env"]) for stage in STAGES.release_stages for t in stage["targets"]]
     + [(target, None) for target in STAGES.retrain_targets]
+    + [(target, None) for target in STAGES.update_targets]
 )
 
 

@@ -16,7 +16,7 @@ from conftest import (
 )
 
 ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *")
-MAKE = re.compile(r"^make ([a-z]+)(.*?)(?: \|\| travis_terminate 1)?$")
+MAKE = re.compile(r"^make ([a-z-]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
 # The variable that turns releases and the monitor on, by the service's cloud.
 CLOUD_SWITCH = {
@@ -79,12 +79,14 @@ def test_stages_and_their_conditions(project: Path) -> None:
     for stage in STAGES.retrain_stages:
         condition = "branch = main AND (type = cron OR env(RETRAIN) = true)"
         expected.append({"name": stage["name"], "if": condition})
+    for stage in STAGES.update_stages:
+        expected.append({"name": stage["name"], "if": "branch = main AND type = cron"})
     assert travis(project)["stages"] == expected
     assert [job["stage"] for job in jobs(project)] == [stage["name"] for stage in expected]
 
 
 def test_jobs_run_the_stage_list_in_order_and_stop_at_the_first_failure(project: Path) -> None:
-    ci, *release, retrain = jobs(project)
+    ci, *release, retrain, update = jobs(project)
     assert [target for target, _ in make_calls(ci)] == STAGES.pr_targets
     for job, stage in zip(release, STAGES.release_stages, strict=True):
         env = f"ENV={stage['env']} " if stage["env"] else ""
@@ -93,6 +95,7 @@ def test_jobs_run_the_stage_list_in_order_and_stop_at_the_first_failure(project:
         assert make_calls(job) == expected, job["stage"]
         assert job["services"] == "docker"
     assert [target for target, _ in make_calls(retrain)] == STAGES.retrain_targets
+    assert [target for target, _ in make_calls(update)] == STAGES.update_targets
     # Travis runs every command of `script`; each make but the last stops the job on failure.
     for job in jobs(project):
         makes = [c for c in job["script"] if c.startswith("make ")]
@@ -145,7 +148,7 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
         # The service account key, for every job (the Google client libraries read it).
         install = "\n".join(config["install"])
         assert "export GOOGLE_APPLICATION_CREDENTIALS=/tmp/gcp-ci-key.json" in install
-    release = jobs(project)[1:-1]
+    release = jobs(project)[1 : 1 + len(STAGES.release_stages)]
     if given["deploy_target"] == "docker_compose":
         for job, stage in zip(release, STAGES.release_stages, strict=True):
             assert any("REGISTRY_PASSWORD" in c and "--password-stdin" in c for c in job["script"])
@@ -156,7 +159,8 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
 def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: Path) -> None:
     given = stored_answers(project)
     target = given["deploy_target"]
-    release = zip(jobs(project)[1:], [*STAGES.release_stages, *STAGES.retrain_stages], strict=True)
+    guarded = [*STAGES.release_stages, *STAGES.retrain_stages]
+    release = zip(jobs(project)[1 : 1 + len(guarded)], guarded, strict=True)
     for job, stage in release:
         # The monitor reads production: it needs what a production deploy needs.
         env = stage.get("env")
@@ -166,7 +170,7 @@ def test_release_jobs_and_the_monitor_skip_until_their_settings_exist(project: P
         }.get(target) or CLOUD_SWITCH[given["deploy_cloud"]]
         assert job["before_script"][0].startswith(f'test -n "${variable}" || ')
         assert job["before_script"][0].endswith("travis_terminate 0; }")
-    monitor = jobs(project)[-1]
+    monitor = jobs(project)[len(guarded)]
     if target == "docker_compose":
         assert 'export DOCKER_HOST="ssh://$DEPLOY_HOST"' in monitor["before_script"]
     elif target == "kubernetes":

@@ -80,7 +80,7 @@ def uses_action(job: dict, action: str) -> bool:
 
 
 def test_the_workflows_and_dependabot_are_rendered(project: Path) -> None:
-    names = ["cd.yml", "ci.yml", "deploy.yml", "retrain.yml"]
+    names = ["cd.yml", "ci.yml", "deploy.yml", "retrain.yml", "template-update.yml"]
     assert [p.name for p in workflow_files(project)] == names
     assert (project / ".github" / "dependabot.yml").is_file()
 

@@ -11,9 +11,13 @@ import pytest
 
 from conftest import git_commit_all, run
 from copier_mlops.project import conflicts
-from template_clone import git, next_release, tagged_clone
-
-LINT_LINE = "lint: ## ruff lint and format check"
+from template_clone import (
+    git,
+    next_release,
+    project_with_its_own_lint,
+    release_a_change,
+    tagged_clone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,21 +25,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tagged_clone(tmp_path_factory.mktemp("template") / "copier-mlops", next_release())
 
 
-def release_a_change(template: Path, tag: str) -> None:
-    """The template's next release rewords the lint target's help."""
-    makefile = template / "template" / "Makefile.jinja"
-    makefile.write_text(makefile.read_text().replace(LINT_LINE, "lint: ## ruff check and format"))
-    git(template, "commit", "-qam", "Reword the lint target")
-    git(template, "tag", tag)
-
-
 def test_a_conflict_fails_the_update_and_is_listed(template: Path, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    copier.run_copy(str(template), project, defaults=True, quiet=True)
-    git_commit_all(project, "Start from copier-mlops")
+    project = project_with_its_own_lint(template, tmp_path / "project")
     makefile = project / "Makefile"
-    makefile.write_text(makefile.read_text().replace(LINT_LINE, "lint: ## our own lint"))
-    git_commit_all(project, "Our lint")
     release_a_change(template, "v99.0.0")
 
     done = run(["make", "template-update"], project, check=False)

@@ -106,6 +106,30 @@ def parse_data(pairs: list[str]) -> dict[str, str]:
     return data
 
 
+def recorded() -> tuple[str, str, dict]:
+    """The template's source, the commit this project was last rendered from, its answers."""
+    answers = yaml.safe_load(Path(ANSWERS_FILE).read_text())
+    return (
+        answers["_src_path"],
+        answers["_commit"],
+        {k: v for k, v in answers.items() if not k.startswith("_")},
+    )
+
+
+def apply(ref: str, data: dict, trust: bool) -> None:
+    """`copier update` to `ref` with the changed answers `data`, conflicts left inline."""
+    copier.run_update(
+        ".",
+        data=data,
+        vcs_ref=ref,
+        defaults=True,
+        overwrite=True,
+        conflict="inline",
+        unsafe=trust,
+        quiet=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ref", help="release or commit to update to (default: the latest)")
@@ -114,9 +138,7 @@ def main() -> int:
     parser.add_argument("--trust", action="store_true", help="run the migrations it crosses")
     args = parser.parse_args()
 
-    recorded = yaml.safe_load(Path(ANSWERS_FILE).read_text())
-    src, commit = recorded["_src_path"], recorded["_commit"]
-    answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
+    src, commit, answers = recorded()
     data = parse_data(args.data)
     ref = target_ref(src, commit, args.ref)
 
@@ -128,16 +150,7 @@ def main() -> int:
         return 1
 
     try:
-        copier.run_update(
-            ".",
-            data=data,
-            vcs_ref=ref,
-            defaults=True,
-            overwrite=True,
-            conflict="inline",
-            unsafe=args.trust,
-            quiet=True,
-        )
+        apply(ref, data, args.trust)
     except copier.errors.UnsafeTemplateError as error:
         print(f"template-update: {error}")
         print("This update crosses a migration (see the template's CHANGELOG): read it,")
