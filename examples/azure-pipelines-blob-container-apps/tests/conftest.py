@@ -1,15 +1,32 @@
-"""Fixtures that build a small, real pipeline run in a temporary directory."""
+"""Fixtures that build a small, real pipeline run in a temporary directory, and the
+Hypothesis profiles of the property-based tests."""
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ml_project import config
 from ml_project.data import fetch
 from ml_project.export import export_model
 from ml_project.prepare import split
 from ml_project.train import fit
+
+# "thorough" (the default, and what CI runs) tries 100 examples per property; "quick" tries
+# 10, for a fast loop while editing: `HYPOTHESIS_PROFILE=quick make test`. derandomize: the
+# same examples on every run, so a red build replays as it failed.
+settings.register_profile(
+    "thorough",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile("quick", settings.get_profile("thorough"), max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough"))
 
 
 @pytest.fixture(autouse=True)

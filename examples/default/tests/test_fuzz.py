@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis import GenerationMode
 
 from ml_project import auth, serve
@@ -35,15 +35,9 @@ def api(request, model_path: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_no_request_gets_a_500_or_an_answer_off_the_schema(api, mode: GenerationMode) -> None:
     schema, headers = api
 
-    # derandomize: the same examples on every run, so that a red build can be replayed.
+    # How many examples, and that they are the same on every run: the Hypothesis profile
+    # (tests/conftest.py).
     @given(case=schema.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=100,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
     def request(case) -> None:
         case.call_and_validate(headers=headers)
 
