@@ -76,8 +76,8 @@ def make_environment(env: str, url: str | None = None) -> dict:
     group = ec2.create_security_group(
         GroupName=f"{CLUSTER}-{env}-task", Description="tasks", VpcId=vpc
     )
-    tags = [{"Key": "ServiceUrl", "Value": url}] if url else []
-    balancer = elbv2.create_load_balancer(Name=f"{CLUSTER}-{env}", Subnets=subnets, Tags=tags)[
+    tags = {"Tags": [{"Key": "ServiceUrl", "Value": url}]} if url else {}
+    balancer = elbv2.create_load_balancer(Name=f"{CLUSTER}-{env}", Subnets=subnets, **tags)[
         "LoadBalancers"
     ][0]
     target_group = elbv2.create_target_group(
