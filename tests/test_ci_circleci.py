@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import (
+    PLAN,
     STAGES,
     stored_answers,
     vendor_answer_sets,
@@ -272,7 +273,8 @@ def test_caches_are_keyed_on_the_lock_files_and_history_is_complete(project: Pat
         if any(target == "pipeline" for target, _ in make_calls(job)):
             assert setup_of(job)["dvc"] is True and "save-dvc-cache" in steps(job)
     python = stored_answers(project)["python_version"]
-    assert cfg["executors"]["python"]["docker"] == [{"image": f"cimg/python:{python}"}]
+    image = PLAN["images"]["circleci_python"][python]
+    assert cfg["executors"]["python"]["docker"] == [{"image": image}]
 
 
 def test_aws_is_reached_through_oidc_where_an_answer_needs_it(project: Path) -> None:

@@ -13,6 +13,7 @@ import yaml
 
 from conftest import (
     DATA_CLOUDS,
+    PLAN,
     STAGES,
     TARGET_CLOUDS,
     TEMPLATE,
@@ -250,7 +251,7 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
             assert job["environment"]["name"] == stage["env"]
             assert job["resource_group"] == stage["env"]
         else:
-            assert [s["name"] for s in job["services"]] == ["docker:28-dind"]
+            assert [s["name"] for s in job["services"]] == [PLAN["images"]["dind"]]
             assert job["variables"]["DOCKER_HOST"] == "tcp://docker:2376"
         login = [line for line in job["before_script"] if "docker login" in line]
         if deploy == "kubernetes" and stage["env"]:

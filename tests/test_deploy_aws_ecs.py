@@ -60,8 +60,9 @@ def aws_ecs(script, monkeypatch):
         yield module
 
 
-def make_environment(env: str) -> dict:
-    """What infra/aws creates for one environment, with the names it gives."""
+def make_environment(env: str, url: str | None = None) -> dict:
+    """What infra/aws creates for one environment, with the names it gives (and the tag
+    ServiceUrl it gives a load balancer with HTTPS, when `url` is its domain's URL)."""
     ec2 = boto3.client("ec2", region_name=REGION)
     elbv2 = boto3.client("elbv2", region_name=REGION)
     ecs = boto3.client("ecs", region_name=REGION)
@@ -75,7 +76,8 @@ def make_environment(env: str) -> dict:
     group = ec2.create_security_group(
         GroupName=f"{CLUSTER}-{env}-task", Description="tasks", VpcId=vpc
     )
-    balancer = elbv2.create_load_balancer(Name=f"{CLUSTER}-{env}", Subnets=subnets)[
+    tags = {"Tags": [{"Key": "ServiceUrl", "Value": url}]} if url else {}
+    balancer = elbv2.create_load_balancer(Name=f"{CLUSTER}-{env}", Subnets=subnets, **tags)[
         "LoadBalancers"
     ][0]
     target_group = elbv2.create_target_group(
@@ -183,6 +185,11 @@ def test_release_without_a_service_says_to_apply_the_terraform(aws_ecs):
 def test_endpoint_is_the_load_balancer_of_the_service(aws_ecs):
     production = make_environment("production")
     assert aws_ecs.endpoint("production") == f"http://{production['dns_name']}"
+
+
+def test_endpoint_is_the_https_domain_where_the_load_balancer_has_one(aws_ecs):
+    make_environment("staging", url="https://staging.fraud.example.com")
+    assert aws_ecs.endpoint("staging") == "https://staging.fraud.example.com"
 
 
 def test_release_rolls_out_what_terraform_changed_since(aws_ecs):

@@ -50,6 +50,9 @@ sys.path.insert(0, "deploy")
 import requests
 import gcp_cloud_run, rollout
 gcp_cloud_run._session = requests.Session
+# The identity token the smoke test presents: the audience it was minted for, checked by
+# the stand-in of Cloud Run's invoker check.
+gcp_cloud_run._identity_token = lambda audience: "id-token-for " + audience
 gcp_cloud_run.POLL_SECONDS = 0.05
 command, env, *rest = sys.argv[1:]
 if command == "rollout":
@@ -182,6 +185,12 @@ def app_handler(fake: FakeCloudRun):
     """The serving app's answers, per revision: /<revision>/health and /<revision>/predict."""
 
     class Handler(JsonHandler):
+        def _invoker(self) -> bool:
+            """Cloud Run's invoker check: an identity token for the service's URL."""
+            token = self.headers.get("X-Serverless-Authorization", "")
+            service = token.removeprefix(f"Bearer id-token-for {fake.app_url}/")
+            return service != token and self.path.strip("/").startswith(f"{service}-")
+
         def _image(self) -> str:
             revision = self.path.strip("/").split("/")[0]
             for full, template in fake.revisions.items():
@@ -190,14 +199,18 @@ def app_handler(fake: FakeCloudRun):
             return ""
 
         def do_GET(self) -> None:
-            if self.path.endswith("/health") and self._image():
+            if not self._invoker():
+                self.answer(403, {"detail": "Forbidden"})
+            elif self.path.endswith("/health") and self._image():
                 self.answer(200, {"status": "ok", "model_loaded": True})
             else:
                 self.answer(404, {"detail": "Not Found"})
 
         def do_POST(self) -> None:
             records = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["records"]
-            if not self.path.endswith("/predict") or FAILS_SMOKE in self._image():
+            if not self._invoker():
+                self.answer(403, {"detail": "Forbidden"})
+            elif not self.path.endswith("/predict") or FAILS_SMOKE in self._image():
                 self.answer(500, {"detail": "Internal Server Error"})
             else:
                 predictions = [{"label": "benign", "probability": 0.9} for _ in records]

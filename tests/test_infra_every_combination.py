@@ -1,4 +1,5 @@
-"""Every answer combination that renders Terraform renders it clean: `terraform fmt` changes
+"""Every answer combination that renders Terraform renders it clean, the cloud's root module
+and its one-time state module (infra/bootstrap/<cloud>) alike: `terraform fmt` changes
 nothing, python-hcl2 parses every file, and checkov fails no check (a finding is fixed, or
 skipped inline with its reason). The per-cloud test modules check what the resources say;
 this one makes sure no CI vendor's or target's file slips past the linters."""
@@ -27,16 +28,28 @@ def infra(request, render) -> Path:
 @pytest.fixture(scope="module")
 def fmt_findings(render, tmp_path_factory) -> dict[Path, list[str]]:
     """`terraform fmt -check`, once over the distinct Terraform of every combination."""
-    modules = [render(a) / "infra" / next(iter(clouds(a))) for a in WITH_TERRAFORM]
+    modules = [
+        module
+        for answers in WITH_TERRAFORM
+        for module in modules_of(render(answers), next(iter(clouds(answers))))
+    ]
     return linters.terraform_fmt(modules, tmp_path_factory.mktemp("fmt"))
+
+
+def modules_of(project: Path, cloud: str) -> list[Path]:
+    """The cloud's root module, and the module that creates its state bucket first."""
+    return [project / "infra" / cloud, project / "infra" / "bootstrap" / cloud]
 
 
 PARSED: set[str] = set()
 
 
 def test_terraform_fmt_changes_nothing_and_every_file_parses(infra: Path, fmt_findings) -> None:
-    assert not fmt_findings[infra], "terraform fmt would change these files"
-    for path in infra.rglob("*.tf"):
+    bootstrap = infra.parent / "bootstrap" / infra.name
+    assert bootstrap.is_dir(), "every cloud's Terraform comes with its state module"
+    for module in (infra, bootstrap):
+        assert not fmt_findings[module], f"terraform fmt would change files of {module}"
+    for path in [*infra.rglob("*.tf"), *bootstrap.rglob("*.tf")]:
         text = path.read_text()
         if text not in PARSED:  # the same file in many combinations is parsed once
             hcl2.loads(text)
@@ -53,7 +66,9 @@ def checkov_findings(render, tmp_path_factory) -> dict[str, list]:
     root = tmp_path_factory.mktemp("checkov")
     for answers in WITH_TERRAFORM:
         (cloud,) = clouds(answers)
-        shutil.copytree(render(answers) / "infra" / cloud, root / combo_id(answers))
+        root_module, bootstrap = modules_of(render(answers), cloud)
+        shutil.copytree(root_module, root / combo_id(answers))
+        shutil.copytree(bootstrap, root / combo_id(answers) / "_bootstrap")
     result = subprocess.run(
         [checkov, "-d", ".", "--framework", "terraform", "--skip-download", "-o", "json"],
         cwd=root,

@@ -102,8 +102,10 @@ def test_only_the_chosen_options_render_their_files(project: Path) -> None:
         ["rollout.py", "inputs.py", f"{deploy}.py"]
     )
     assert (project / "compose.yaml").exists() == (deploy == "docker_compose")
-    infra = {p.name for p in (project / "infra").glob("*")}
+    infra = {p.name for p in (project / "infra").glob("*")} - {"bootstrap"}
     assert infra == clouds(answers), "one Terraform root module per cloud the answers involve"
+    bootstrap = {p.name for p in (project / "infra" / "bootstrap").glob("*")}
+    assert bootstrap == clouds(answers), "and the module that creates its state store"
 
 
 def expected_remote(answers: dict) -> tuple[str, str]:

@@ -57,6 +57,7 @@ DOCUMENTED_TYPES = {
         "aws_s3_bucket_public_access_block",
         "aws_s3_bucket_server_side_encryption_configuration",
         "aws_s3_bucket_versioning",
+        "aws_secretsmanager_secret",
         "aws_security_group",
         "aws_vpc_security_group_egress_rule",
         "aws_vpc_security_group_ingress_rule",
@@ -164,6 +165,9 @@ def test_variable_defaults_are_the_answers(rendered, combo):
         assert variables["container_port"]["default"] == given["service_port"]
 
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/1a2b-3c"
+# An HCL map of environments to a domain and a certificate, for -var https=...
+HTTPS = '{%s = {domain_name = "api.example.com", certificate_arn = "' + CERTIFICATE + '"}}'
 BAD_VALUES = {
     "project": "Fraud_Model",
     "aws_region": "europe",
@@ -174,6 +178,7 @@ BAD_VALUES = {
     "desired_count": "{staging = 1}",
     "log_retention_days": "10",
     "public_subnet_ids": '["subnet-1"]',
+    "https": HTTPS.replace("%s", "qa"),
 }
 
 
@@ -187,6 +192,34 @@ def variables_only(rendered, tmp_path_factory) -> Path:
 def test_default_variables_are_valid(variables_only):
     result = plan(variables_only)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_https_takes_a_domain_and_an_acm_certificate_per_environment(variables_only):
+    good = "https=" + HTTPS.replace("%s", "production")
+    assert plan(variables_only, "-var", good).returncode == 0
+    bad = good.replace("arn:aws:acm", "arn:aws:iam")
+    assert 'variable "https"' in plan(variables_only, "-var", bad).stderr
+
+
+@pytest.mark.parametrize("combo", WITH_ECS)
+def test_the_load_balancer_serves_https_with_a_certificate_and_redirects_http(rendered, combo):
+    service = ecs_service(rendered[combo])
+    https = service.resource("aws_lb_listener", "https")
+    assert https["count"] == "${local.https ? 1 : 0}"
+    assert (https["port"], https["protocol"]) == (443, "HTTPS")
+    assert https["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["certificate_arn"] == "${var.certificate_arn}"
+    http = service.resource("aws_lb_listener", "http")
+    actions = {name: body for entry in http["dynamic"] for name, body in entry.items()}[
+        "default_action"
+    ]
+    assert actions  # forward without a certificate, redirect with one
+    redirect = [a for a in http["dynamic"] if "redirect" in str(a)]
+    assert redirect and "HTTP_301" in str(redirect) and "HTTPS" in str(redirect)
+    assert 'local.https ? ["redirect"] : []' in service.text
+    # The deploy smoke-tests the URL the load balancer's tag names.
+    assert service.resource("aws_lb", "this")["tags"] == {"ServiceUrl": "${local.url}"}
+    assert "https = var.certificate_arn != null" in service.text
 
 
 @pytest.mark.parametrize("name", BAD_VALUES)

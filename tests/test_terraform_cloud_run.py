@@ -3,7 +3,8 @@ python-hcl2: one service per environment named as deploy/gcp_cloud_run.py expect
 public placeholder image, probed on /health, with resource limits and the input log URL;
 each service runs as a service account of its own that may only create objects under its
 environment's prefix of the inputs bucket; deploys own the image, the revision and the
-traffic; CI may deploy these two services and act as their identities, nothing more.
+traffic; CI may deploy these two services and act as their identities, nothing more; only
+invokers (CI's smoke test, var.invokers) may call them unless public_endpoint says so.
 
 Resource and argument names follow the Google provider (7.x) documentation,
 website/docs/r/cloud_run_v2_service.html.markdown and its IAM page.
@@ -109,7 +110,11 @@ def test_the_app_identity_only_creates_objects_under_its_own_prefix(gcp):
         for (type_, name), body in resources.items()
         if type_.endswith("_iam_member") and "google_service_account.run" in str(body["member"])
     }
-    assert set(grants) == {"run_inputs"}, "the app's identity has one grant"
+    assert set(grants) == {"run_inputs", "run_reads_api_token"}, "the app's identity's grants"
+    token = grants["run_reads_api_token"]
+    assert token["role"] == "roles/secretmanager.secretAccessor"
+    assert token["for_each"] == "${google_secret_manager_secret.serving_api_token}"
+    assert token["member"] == "${google_service_account.run[each.key].member}"
     inputs = grants["run_inputs"]
     assert inputs["bucket"] == "${google_storage_bucket.inputs.name}"
     assert inputs["role"] == "roles/storage.objectCreator"
@@ -132,9 +137,22 @@ def test_ci_deploys_these_services_and_acts_as_their_identities(gcp):
     assert (push["role"], push["member"]) == ("roles/artifactregistry.writer", CI)
 
 
-def test_the_services_are_public_like_a_load_balancer(gcp):
+def test_only_invokers_may_call_the_services_unless_public_endpoint_says_so(gcp, render):
     public = gcp.resource("google_cloud_run_v2_service_iam_member", "public")
     assert (public["role"], public["member"]) == ("roles/run.invoker", "allUsers")
+    assert public["for_each"] == "${var.public_endpoint ? local.environments : toset([])}"
+    assert gcp.named("variable")["public_endpoint"]["default"] is False
+    invokers = gcp.resource("google_cloud_run_v2_service_iam_member", "invokers")
+    assert (invokers["role"], invokers["member"]) == ("roles/run.invoker", "${each.value[1]}")
+    smoke = gcp.resource("google_cloud_run_v2_service_iam_member", "ci_invoke")
+    assert (smoke["role"], smoke["member"]) == ("roles/run.invoker", CI)
+    # The smoke test's identity token: CI mints tokens for itself and no other account.
+    tokens = gcp.resource("google_service_account_iam_member", "ci_id_tokens")
+    assert tokens["service_account_id"] == "${google_service_account.ci.name}"
+    assert tokens["role"] == "roles/iam.serviceAccountOpenIdTokenCreator"
+    # The answer public_endpoint is the variable's default.
+    opened = Module(render({**ANSWERS, "public_endpoint": True}) / "infra" / "gcp")
+    assert opened.named("variable")["public_endpoint"]["default"] is True
 
 
 def test_the_api_is_enabled_and_the_outputs_give_the_urls(gcp):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from terraform_hcl import Module
+from terraform_hcl import Module, plan, variables_module
 
 COMBOS = {
     # A CI identity federated through OIDC (a user-assigned managed identity).
@@ -37,6 +37,7 @@ TARGET_TYPES = {
     "azurerm_container_app",
     "azurerm_container_app_environment",
     "azurerm_log_analytics_workspace",
+    "azurerm_key_vault",
     "azurerm_role_assignment",
     "azurerm_role_definition",
     "azurerm_user_assigned_identity",
@@ -96,6 +97,39 @@ def test_external_ingress_on_the_service_port_with_all_traffic_to_the_latest_at_
     assert ingress["target_port"] == "${var.container_port}"
     assert ingress["traffic_weight"] == [{"latest_revision": True, "percentage": 100}]
     assert azure(rendered[combo]).named("variable")["container_port"]["default"] == 8000
+
+
+@pytest.mark.parametrize("combo", WITH_APPS)
+def test_ingress_admits_the_allowed_ranges_only_unless_public_endpoint(rendered, combo):
+    (ingress,) = app(rendered[combo])["ingress"]
+    assert ingress["allow_insecure_connections"] is False
+    (dynamic,) = ingress["dynamic"]
+    restriction = dynamic["ip_security_restriction"]
+    assert restriction["for_each"] == "${var.public_endpoint ? [] : var.allowed_ip_ranges}"
+    (content,) = restriction["content"]
+    assert content["action"] == "Allow"
+    assert content["ip_address_range"] == "${ip_security_restriction.value}"
+    assert azure(rendered[combo]).named("variable")["public_endpoint"]["default"] is False
+
+
+@pytest.fixture(scope="module")
+def apps_variables(rendered, tmp_path_factory) -> Path:
+    variables = rendered["github"] / "infra" / "azure" / "variables.tf"
+    return variables_module(tmp_path_factory.mktemp("apps-variables"), variables)
+
+
+SUBSCRIPTION = ["-var", "subscription_id=3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718"]
+
+
+def test_a_private_app_needs_the_ranges_that_may_call_it(apps_variables):
+    refused = plan(apps_variables, *SUBSCRIPTION)
+    assert refused.returncode != 0 and 'variable "allowed_ip_ranges"' in refused.stderr
+    assert "public_endpoint" in refused.stderr
+    ranges = ["-var", 'allowed_ip_ranges=["203.0.113.0/24"]']
+    assert plan(apps_variables, *SUBSCRIPTION, *ranges).returncode == 0
+    assert plan(apps_variables, *SUBSCRIPTION, "-var", "public_endpoint=true").returncode == 0
+    not_cidr = ["-var", 'allowed_ip_ranges=["office"]']
+    assert 'variable "allowed_ip_ranges"' in plan(apps_variables, *SUBSCRIPTION, *not_cidr).stderr
 
 
 @pytest.mark.parametrize("combo", WITH_APPS)

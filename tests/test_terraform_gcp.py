@@ -78,7 +78,8 @@ def gcp(project: Path) -> Module:
 
 def test_one_module_for_google_cloud_and_one_ci_identity_file(vendor_project):
     vendor, project = vendor_project
-    assert sorted(p.name for p in (project / "infra").iterdir()) == ["gcp"]
+    assert sorted(p.name for p in (project / "infra").iterdir()) == ["bootstrap", "gcp"]
+    assert sorted(p.name for p in (project / "infra" / "bootstrap").iterdir()) == ["gcp"]
     files = set(gcp(project).names)
     assert {"versions.tf", "variables.tf", "outputs.tf", "main.tf", "ci.tf"} <= files
     assert {"dvc_bucket.tf", "registry.tf"} <= files

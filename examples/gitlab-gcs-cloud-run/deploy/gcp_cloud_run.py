@@ -2,9 +2,10 @@
 
 Terraform (infra/gcp) creates one service per environment, SERVICE-<env>. A release
 creates a revision named <service>-<image tag> that gets CANARY percent of the traffic
-under the tag `candidate`, while the revision that served before keeps the rest. rollout.py
-smoke-tests the candidate at its own URL; promote then gives it all the traffic, and
-restore gives all of it back to the previous revision (dropping the tag).
+under the tag `candidate`, while the revision that served before keeps the rest. smoke
+tests the candidate at its own URL with an identity token (the services admit their
+invokers only, unless infra/gcp's public_endpoint says otherwise); promote then gives it all
+the traffic, and restore gives all of it back to the previous revision (dropping the tag).
 
 `python deploy/gcp_cloud_run.py login REGISTRY` (`make registry-login`) logs docker in to
 the Artifact Registry host of REGISTRY with this shell's Google credentials.
@@ -19,9 +20,12 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 import google.auth
 from google.auth.transport.requests import AuthorizedSession, Request
+
+from ml_project.smoke import smoke_test
 
 PROJECT_ID = os.environ.get("GCP_PROJECT_ID") or "ml-project-prod"
 REGION = os.environ.get("GCP_REGION") or "europe-west1"
@@ -29,6 +33,10 @@ REGION = os.environ.get("GCP_REGION") or "europe-west1"
 SERVICE = "ml-project"
 # The API's base URL: only tests point it elsewhere.
 API = os.environ.get("CLOUD_RUN_API_URL", "https://run.googleapis.com").rstrip("/")
+# The IAM Credentials API, which mints the smoke test's identity token.
+IAM_CREDENTIALS_API = os.environ.get(
+    "IAM_CREDENTIALS_API_URL", "https://iamcredentials.googleapis.com"
+).rstrip("/")
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 CANARY = 10  # percent of the traffic a new revision gets until it passed the smoke test
 TAG = "candidate"
@@ -166,6 +174,54 @@ def endpoint(env: str) -> str:
         if status.get("tag") == TAG and status.get("uri"):
             return status["uri"]
     raise RuntimeError(f"{service['name']} has no URL for the tag {TAG}")
+
+
+def _identity_token(audience: str) -> str:
+    """A Google identity token for `audience`, of the service account this shell acts as
+    (a CI's federated identity or key): Cloud Run admits callers with roles/run.invoker
+    only, unless infra/gcp's public_endpoint is true. infra/gcp lets CI's account mint
+    tokens for itself."""
+    credentials, _ = google.auth.default(scopes=SCOPES)
+    account = getattr(credentials, "service_account_email", None)
+    if not account:
+        raise RuntimeError(
+            "the smoke test calls the service with a service account's identity token: "
+            "act as one (CI does; locally: gcloud auth application-default login "
+            "--impersonate-service-account=<terraform output ci_service_account>)"
+        )
+    response = _session().post(
+        f"{IAM_CREDENTIALS_API}/v1/projects/-/serviceAccounts/{account}:generateIdToken",
+        json={"audience": audience, "includeEmail": True},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+class _Invoker(urllib.request.BaseHandler):
+    """Adds the identity token to each request of the smoke test. Cloud Run checks
+    X-Serverless-Authorization and leaves Authorization to the app (its own bearer token)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def http_request(self, request: urllib.request.Request) -> urllib.request.Request:
+        request.add_unredirected_header("X-Serverless-Authorization", f"Bearer {self.token}")
+        return request
+
+    https_request = http_request
+
+
+def smoke(env: str) -> None:
+    """The smoke test of the candidate's own URL, as an invoker of the service (the token's
+    audience is the service's URL, which Cloud Run accepts for its tagged URLs too)."""
+    url = endpoint(env)
+    token = _identity_token(_service(env)["uri"])
+    urllib.request.install_opener(urllib.request.build_opener(_Invoker(token)))
+    try:
+        smoke_test(url)
+    finally:
+        urllib.request.install_opener(None)
 
 
 def promote(env: str) -> None:

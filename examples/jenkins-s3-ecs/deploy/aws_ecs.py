@@ -68,7 +68,9 @@ def release(env: str, image: str) -> None:
 
 
 def endpoint(env: str) -> str:
-    """Base URL of `env`: the load balancer in front of the service's target group."""
+    """Base URL of `env`: the load balancer in front of the service's target group, as its
+    tag ServiceUrl names it (https://<domain> where infra/aws has a certificate for one),
+    else its own DNS name over plain HTTP."""
     service = _service(env)
     if service is None or not service["loadBalancers"]:
         raise RuntimeError(f"no load-balanced service {CLUSTER}-{env} in {REGION}")
@@ -79,7 +81,9 @@ def endpoint(env: str) -> str:
     ]
     balancer_arns = target_group["LoadBalancerArns"][:1]
     (balancer,) = elbv2.describe_load_balancers(LoadBalancerArns=balancer_arns)["LoadBalancers"]
-    return f"http://{balancer['DNSName']}"
+    (described,) = elbv2.describe_tags(ResourceArns=balancer_arns)["TagDescriptions"]
+    tags = {tag["Key"]: tag["Value"] for tag in described["Tags"]}
+    return tags.get("ServiceUrl") or f"http://{balancer['DNSName']}"
 
 
 def restore(env: str, previous: str) -> None:

@@ -46,6 +46,23 @@ resource "aws_ecs_cluster" "this" {
   }
 }
 
+# The bearer token /predict asks for, when var.serving_api_token: one secret per
+# environment, created empty. Terraform never holds its value (no secret version here, so
+# none in the state): set it once with
+#   aws secretsmanager put-secret-value --secret-id <project>/<env>/SERVING_API_TOKEN \
+#     --secret-string "$(openssl rand -hex 32)"
+# before the next deploy; ECS hands it to the container as SERVING_API_TOKEN when a task
+# starts, through the environment's execution role, which may read this secret only.
+resource "aws_secretsmanager_secret" "serving_api_token" {
+  #checkov:skip=CKV_AWS_149:Encrypted with the AWS managed key (aws/secretsmanager); a customer key adds a key policy to keep and nothing this one secret needs.
+  #checkov:skip=CKV2_AWS_57:The token is set and rotated by whoever shares it with the callers; an automatic rotation Lambda could not tell them.
+  for_each = var.serving_api_token ? local.environments : toset([])
+
+  name                    = "${var.project}/${each.key}/SERVING_API_TOKEN"
+  description             = "Bearer token of ${var.project}-${each.key}'s /predict (set its value by hand)."
+  recovery_window_in_days = 7
+}
+
 module "service" {
   source   = "./modules/ecs_service"
   for_each = local.environments
@@ -73,6 +90,12 @@ module "service" {
   assign_public_ip = local.assign_public_ip
 
   deletion_protection = each.key == "production"
+
+  api_token_secret_arn = var.serving_api_token ? aws_secretsmanager_secret.serving_api_token[each.key].arn : null
+
+  # HTTPS where var.https names the environment's domain and certificate.
+  domain_name     = try(var.https[each.key].domain_name, null)
+  certificate_arn = try(var.https[each.key].certificate_arn, null)
 }
 
 # CI deploys: registers a revision copied from the latest one with the new image, points
@@ -106,7 +129,7 @@ data "aws_iam_policy_document" "ci_ecs" {
 
   statement {
     sid       = "FindTheLoadBalancers"
-    actions   = ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups"]
+    actions   = ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTags"]
     resources = ["*"] # describe actions do not support resource-level permissions
   }
 }

@@ -59,6 +59,53 @@ resource "azurerm_role_assignment" "app_inputs" {
   description          = "The container apps of ${var.project} write the inputs they see, for the drift check."
 }
 
+# The bearer token /predict asks for, when var.serving_api_token: a Key Vault (Azure RBAC,
+# purge protection) where you add one secret per environment, serving-api-token-<env>;
+# Terraform creates no secret, so it never holds the value. Once, before the next deploy:
+#   az keyvault secret set --vault-name <vault> --name serving-api-token-staging --value "$(openssl rand -hex 32)"
+# Container Apps reads it with the apps' identity, which may read this vault's secrets and
+# nothing more; whoever applies Terraform may set them.
+resource "azurerm_key_vault" "serving" {
+  #checkov:skip=CKV_AZURE_109:Default-deny network rules would lock out the laptops that set the token; Azure RBAC is the gate.
+  #checkov:skip=CKV_AZURE_189:Public network access is how the laptops that set the token reach the vault; only principals with a role get in.
+  #checkov:skip=CKV2_AZURE_32:A private endpoint needs a virtual network that this project does not run.
+  count = var.serving_api_token ? 1 : 0
+
+  name                       = "${trimsuffix(substr(var.project, 0, 20), "-")}-kv"
+  resource_group_name        = azurerm_resource_group.this.name
+  location                   = azurerm_resource_group.this.location
+  tenant_id                  = data.azurerm_client_config.current.tenant_id
+  sku_name                   = "standard"
+  rbac_authorization_enabled = true
+  purge_protection_enabled   = true
+  soft_delete_retention_days = 7
+  tags                       = local.tags
+
+  network_acls {
+    bypass         = "AzureServices"
+    default_action = "Allow"
+  }
+}
+
+resource "azurerm_role_assignment" "app_reads_api_token" {
+  count = var.serving_api_token ? 1 : 0
+
+  scope                = azurerm_key_vault.serving[0].id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+  description          = "The container apps of ${var.project} read their SERVING_API_TOKEN."
+}
+
+resource "azurerm_role_assignment" "you_set_api_token" {
+  count = var.serving_api_token ? 1 : 0
+
+  scope                = azurerm_key_vault.serving[0].id
+  role_definition_name = "Key Vault Secrets Officer"
+  principal_id         = data.azurerm_client_config.current.object_id
+  description          = "Whoever applies infra/azure sets the SERVING_API_TOKEN of ${var.project}."
+}
+
 resource "azurerm_container_app" "this" {
   for_each = local.environments
 
@@ -81,10 +128,37 @@ resource "azurerm_container_app" "this" {
     identity = azurerm_user_assigned_identity.app.id
   }
 
+  # A reference to the Key Vault secret (its latest version), not a copy of its value.
+  dynamic "secret" {
+    for_each = var.serving_api_token ? ["serving-api-token"] : []
+
+    content {
+      name                = secret.value
+      key_vault_secret_id = "${azurerm_key_vault.serving[0].vault_uri}secrets/${secret.value}-${each.key}"
+      identity            = azurerm_user_assigned_identity.app.id
+    }
+  }
+
+  # HTTPS on the app's own name (Container Apps redirects HTTP to it). Unless
+  # var.public_endpoint says otherwise, ingress admits the address ranges in
+  # var.allowed_ip_ranges only: Container Apps' built-in authentication is no part of the
+  # azurerm provider, and the app checks its own bearer token (SERVING_API_TOKEN) besides.
   ingress {
-    external_enabled = true
-    target_port      = var.container_port
-    transport        = "auto"
+    external_enabled           = true
+    target_port                = var.container_port
+    transport                  = "auto"
+    allow_insecure_connections = false
+
+    dynamic "ip_security_restriction" {
+      for_each = var.public_endpoint ? [] : var.allowed_ip_ranges
+
+      content {
+        name             = "allowed-${ip_security_restriction.key}"
+        description      = "Callers admitted by var.allowed_ip_ranges"
+        action           = "Allow"
+        ip_address_range = ip_security_restriction.value
+      }
+    }
 
     # Only at creation: deploys set the weights of their revisions (ignored below).
     traffic_weight {
@@ -119,6 +193,15 @@ resource "azurerm_container_app" "this" {
       env {
         name  = "AZURE_CLIENT_ID"
         value = azurerm_user_assigned_identity.app.client_id
+      }
+
+      dynamic "env" {
+        for_each = var.serving_api_token ? ["serving-api-token"] : []
+
+        content {
+          name        = "SERVING_API_TOKEN"
+          secret_name = env.value
+        }
       }
 
       liveness_probe {
@@ -156,8 +239,8 @@ resource "azurerm_container_app" "this" {
     ]
   }
 
-  # The identity must be allowed to pull before the first revision pulls its image.
-  depends_on = [azurerm_role_assignment.app_acr_pull]
+  # The identity must be allowed to pull (and read the token) before the first revision.
+  depends_on = [azurerm_role_assignment.app_acr_pull, azurerm_role_assignment.app_reads_api_token]
 }
 
 # CI deploys: reads the apps, their revisions and their environment (for the label URL),

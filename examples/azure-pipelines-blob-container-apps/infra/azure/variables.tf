@@ -221,6 +221,34 @@ variable "max_replicas" {
   }
 }
 
+variable "serving_api_token" {
+  description = "Whether each app gets SERVING_API_TOKEN, the bearer token /predict then asks for, from the secret serving-api-token-<env> of a Key Vault Terraform creates without secrets: set them before the next deploy (README)."
+  type        = bool
+  default     = false
+}
+
+variable "public_endpoint" {
+  description = "Whether ingress admits every address. Unsafe: false admits allowed_ip_ranges only."
+  type        = bool
+  default     = false
+}
+
+variable "allowed_ip_ranges" {
+  description = "Address ranges (CIDR) ingress admits when public_endpoint is false: your callers' networks and the egress addresses of the CI runners that smoke-test each release."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for range in var.allowed_ip_ranges : can(cidrhost(range, 0))])
+    error_message = "Address ranges are CIDR blocks such as 203.0.113.0/24 or 198.51.100.7/32."
+  }
+
+  validation {
+    condition     = var.public_endpoint || length(var.allowed_ip_ranges) > 0
+    error_message = "The apps are not public (public_endpoint = false): list the CIDR ranges that may call them in allowed_ip_ranges (with the CI runners' egress addresses), or set public_endpoint = true."
+  }
+}
+
 variable "log_retention_days" {
   description = "Days the Log Analytics workspace keeps the containers' logs."
   type        = number

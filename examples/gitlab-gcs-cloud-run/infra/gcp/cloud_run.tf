@@ -51,6 +51,38 @@ resource "google_storage_bucket_iam_member" "run_inputs" {
   }
 }
 
+# The bearer token /predict asks for, when var.serving_api_token: one secret per
+# environment, created without a version, so Terraform never holds the value. Add it once
+# before the next deploy:
+#   openssl rand -hex 32 | gcloud secrets versions add <project>-<env>-serving-api-token --data-file=-
+# Each environment's service account may read its own secret, and nothing else may.
+resource "google_project_service" "secretmanager" {
+  count = var.serving_api_token ? 1 : 0
+
+  service            = "secretmanager.googleapis.com"
+  disable_on_destroy = false
+}
+
+resource "google_secret_manager_secret" "serving_api_token" {
+  for_each = var.serving_api_token ? local.environments : toset([])
+
+  secret_id = "${var.project}-${each.key}-serving-api-token"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.secretmanager]
+}
+
+resource "google_secret_manager_secret_iam_member" "run_reads_api_token" {
+  for_each = google_secret_manager_secret.serving_api_token
+
+  secret_id = each.value.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.run[each.key].member
+}
+
 resource "google_cloud_run_v2_service" "app" {
   for_each = local.environments
 
@@ -91,6 +123,21 @@ resource "google_cloud_run_v2_service" "app" {
       env {
         name  = "INPUT_LOG_URL"
         value = "gs://${google_storage_bucket.inputs.name}/${each.key}/"
+      }
+
+      dynamic "env" {
+        for_each = var.serving_api_token ? [google_secret_manager_secret.serving_api_token[each.key].secret_id] : []
+
+        content {
+          name = "SERVING_API_TOKEN"
+
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
       }
 
       # The model loads before /health answers: a revision gets traffic only once it does.
@@ -139,15 +186,42 @@ resource "google_cloud_run_v2_service" "app" {
     ]
   }
 
-  depends_on = [google_project_service.run, google_storage_bucket_iam_member.run_inputs]
+  depends_on = [google_project_service.run, google_storage_bucket_iam_member.run_inputs, google_secret_manager_secret_iam_member.run_reads_api_token]
 }
 
-# Anyone may call the service, as anyone may call the load balancer of the ECS target: it
-# is a public prediction API, and the smoke test calls the candidate's URL without a token.
-# An organization policy that restricts members to its own domain refuses allUsers: then
-# drop this and call the service with an identity token.
-resource "google_cloud_run_v2_service_iam_member" "public" {
+# Who may call the services. Cloud Run checks the caller's Google identity token against
+# roles/run.invoker before a request reaches the app: var.invokers may, and CI's deploy
+# identity, whose smoke test presents a token of its own (deploy/gcp_cloud_run.py).
+resource "google_cloud_run_v2_service_iam_member" "invokers" {
+  for_each = { for pair in setproduct(local.environments, var.invokers) : "${pair[0]} ${pair[1]}" => pair }
+
+  location = google_cloud_run_v2_service.app[each.value[0]].location
+  name     = google_cloud_run_v2_service.app[each.value[0]].name
+  role     = "roles/run.invoker"
+  member   = each.value[1]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "ci_invoke" {
   for_each = local.environments
+
+  location = google_cloud_run_v2_service.app[each.key].location
+  name     = google_cloud_run_v2_service.app[each.key].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.ci.member
+}
+
+# The smoke test's identity token: CI's service account may mint OpenID tokens for itself
+# (iamcredentials generateIdToken), and for no other account.
+resource "google_service_account_iam_member" "ci_id_tokens" {
+  service_account_id = google_service_account.ci.name
+  role               = "roles/iam.serviceAccountOpenIdTokenCreator"
+  member             = google_service_account.ci.member
+}
+
+# Only with public_endpoint: anyone may call the services, with no token at all. An
+# organization policy that restricts members to its own domain refuses allUsers.
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  for_each = var.public_endpoint ? local.environments : toset([])
 
   location = google_cloud_run_v2_service.app[each.key].location
   name     = google_cloud_run_v2_service.app[each.key].name

@@ -154,6 +154,29 @@ variable "cloud_run_concurrency" {
   }
 }
 
+variable "serving_api_token" {
+  description = "Whether each environment's service gets SERVING_API_TOKEN, the bearer token /predict then asks for, from a Secret Manager secret <project>-<env>-serving-api-token that Terraform creates without a value: add a version before the next deploy (README)."
+  type        = bool
+  default     = false
+}
+
+variable "public_endpoint" {
+  description = "Whether anyone on the internet may call the services (the allUsers invoker). Unsafe: false keeps them to the identities in invokers and CI's deploy identity."
+  type        = bool
+  default     = false
+}
+
+variable "invokers" {
+  description = "IAM members that may call both services (roles/run.invoker), such as serviceAccount:client@my-project.iam.gserviceaccount.com or group:analysts@example.com; CI's deploy identity may always call them, for the smoke test."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for member in var.invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+$", member))])
+    error_message = "Invokers are IAM members: user:, group:, serviceAccount:, domain:, principal: or principalSet: followed by the identity (allUsers is public_endpoint = true)."
+  }
+}
+
 variable "cloud_run_max_instances" {
   description = "Most instances each environment's service scales out to (it scales to zero when idle)."
   type        = map(number)

@@ -37,8 +37,13 @@ output "ecs_service_names" {
 }
 
 output "service_urls" {
-  description = "Base URL of each environment, by environment (GET /health, POST /predict)."
+  description = "Base URL of each environment, by environment (GET /health, POST /predict): https://<domain> where var.https names one, else plain HTTP."
   value       = { for env, service in module.service : env => service.url }
+}
+
+output "load_balancer_dns_names" {
+  description = "DNS name of each environment's load balancer: point the domain of var.https at it (a CNAME or Route 53 alias)."
+  value       = { for env, service in module.service : env => service.load_balancer_dns_name }
 }
 
 output "log_group_names" {

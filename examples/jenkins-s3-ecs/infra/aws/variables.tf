@@ -124,6 +124,26 @@ variable "desired_count" {
   }
 }
 
+variable "serving_api_token" {
+  description = "Whether each environment's container gets SERVING_API_TOKEN, the bearer token /predict then asks for, from a Secrets Manager secret <project>/<env>/SERVING_API_TOKEN that Terraform creates empty: put its value before the next deploy (README)."
+  type        = bool
+  default     = false
+}
+
+variable "https" {
+  description = "Per environment (staging, production), the domain callers use and the ARN of an ACM certificate for it in this region: that load balancer serves HTTPS (TLS 1.2+) and redirects HTTP. An environment left out serves plain HTTP on its load balancer's own name. Point the domain's DNS record at the load balancer (terraform output load_balancer_dns_names)."
+  type = map(object({
+    domain_name     = string
+    certificate_arn = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for env, https in var.https : contains(["staging", "production"], env) && can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", https.certificate_arn)) && can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$", https.domain_name))])
+    error_message = "Keys are staging or production; each names a lowercase domain_name (api.example.com) and an ACM certificate_arn (arn:aws:acm:<region>:<account>:certificate/<id>)."
+  }
+}
+
 variable "vpc_id" {
   description = "VPC to run in; null uses the account's default VPC and its public subnets."
   type        = string

@@ -18,7 +18,7 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
   }
 }
 
-# Used by ECS itself to pull the image and write the logs.
+# Used by ECS itself to pull the image, write the logs and read the API token's secret.
 resource "aws_iam_role" "execution" {
   name               = "${local.short_name}-execution"
   description        = "ECS pulls the image of ${local.name} and writes its logs"
@@ -42,6 +42,16 @@ data "aws_iam_policy_document" "execution" {
     sid       = "WriteTheLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.api_token_secret_arn == null ? [] : [var.api_token_secret_arn]
+
+    content {
+      sid       = "ReadTheApiToken"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
   }
 }
 

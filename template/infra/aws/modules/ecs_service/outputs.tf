@@ -9,8 +9,13 @@ output "service_arn" {
 }
 
 output "url" {
-  description = "Base URL of the service (its load balancer)."
-  value       = "http://${aws_lb.this.dns_name}"
+  description = "Base URL of the service: https://<domain_name> with a certificate, else its load balancer's own name over HTTP."
+  value       = local.url
+}
+
+output "load_balancer_dns_name" {
+  description = "DNS name of the load balancer, where a domain's record points."
+  value       = aws_lb.this.dns_name
 }
 
 output "task_definition_family" {

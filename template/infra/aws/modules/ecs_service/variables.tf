@@ -83,6 +83,29 @@ variable "deletion_protection" {
   type        = bool
 }
 
+variable "api_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret handed to the container as SERVING_API_TOKEN (the bearer token /predict asks for); null: none."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "ARN of an ACM certificate for domain_name: the load balancer then serves HTTPS and redirects HTTP to it; null serves plain HTTP."
+  type        = string
+  default     = null
+}
+
+variable "domain_name" {
+  description = "The name callers use (a DNS record pointing at the load balancer), covered by certificate_arn; set with it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.domain_name == null) == (var.certificate_arn == null)
+    error_message = "Set domain_name and certificate_arn together, or neither."
+  }
+}
+
 variable "inputs_bucket_name" {
   description = "S3 bucket the app ships its inputs to, under <environment>/ (for `make drift`)."
   type        = string

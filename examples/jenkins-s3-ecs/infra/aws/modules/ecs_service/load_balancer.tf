@@ -1,7 +1,7 @@
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:Access logs need a log bucket with the regional ELB account's write policy; enable them with your organisation's log bucket.
   #checkov:skip=CKV2_AWS_28:A WAF web ACL is a per-organisation decision and a monthly cost; associate one with aws_wafv2_web_acl_association.
-  #checkov:skip=CKV2_AWS_20:No domain, hence no certificate and no HTTPS listener to redirect to (see the listener below).
+  #checkov:skip=CKV2_AWS_20:With var.certificate_arn the HTTP listener redirects to HTTPS (a dynamic block checkov does not evaluate); without one the README says the endpoint is plain HTTP.
   name                       = local.short_name
   internal                   = false
   load_balancer_type         = "application"
@@ -9,6 +9,12 @@ resource "aws_lb" "this" {
   subnets                    = var.alb_subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
+
+  # deploy/aws_ecs.py smoke-tests the URL this tag names: the domain of the certificate
+  # with HTTPS, the load balancer's own name without.
+  tags = {
+    ServiceUrl = local.url
+  }
 }
 
 resource "aws_lb_target_group" "this" {
@@ -31,15 +37,48 @@ resource "aws_lb_target_group" "this" {
   }
 }
 
-# Plain HTTP on the load balancer's own DNS name: there is no domain to hold a
-# certificate for. With a domain, add an aws_acm_certificate, an HTTPS listener, and
-# turn this listener into a redirect.
+# With a certificate (var.certificate_arn, for var.domain_name), HTTPS on 443 with a TLS
+# 1.3/1.2-only policy, and port 80 answers with a permanent redirect to it. Without one,
+# plain HTTP on the load balancer's own DNS name (the rendered README says so).
 resource "aws_lb_listener" "http" {
-  #checkov:skip=CKV_AWS_2:No domain, hence no certificate; see the comment above.
-  #checkov:skip=CKV_AWS_103:No TLS listener without a certificate.
+  #checkov:skip=CKV_AWS_2:With a certificate this listener only redirects to HTTPS; without one, plain HTTP is the documented choice (README).
+  #checkov:skip=CKV_AWS_103:The TLS policy is on the HTTPS listener below; this one serves or redirects plain HTTP.
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
+
+  dynamic "default_action" {
+    for_each = local.https ? [] : ["forward"]
+
+    content {
+      type             = "forward"
+      target_group_arn = aws_lb_target_group.this.arn
+    }
+  }
+
+  dynamic "default_action" {
+    for_each = local.https ? ["redirect"] : []
+
+    content {
+      type = "redirect"
+
+      redirect {
+        protocol    = "HTTPS"
+        port        = "443"
+        status_code = "HTTP_301"
+      }
+    }
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  count = local.https ? 1 : 0
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
 
   default_action {
     type             = "forward"
@@ -49,18 +88,29 @@ resource "aws_lb_listener" "http" {
 
 resource "aws_security_group" "alb" {
   name        = "${local.name}-alb"
-  description = "The load balancer of ${local.name}: HTTP from anywhere, to the tasks only"
+  description = "The load balancer of ${local.name}: HTTP(S) from anywhere, to the tasks only"
   vpc_id      = var.vpc_id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_http" {
-  #checkov:skip=CKV_AWS_260:The service is public: HTTP from anywhere is its purpose.
+  #checkov:skip=CKV_AWS_260:The load balancer is internet-facing: port 80 serves (no certificate) or redirects to HTTPS.
   security_group_id = aws_security_group.alb.id
   description       = "HTTP from the internet"
   cidr_ipv4         = "0.0.0.0/0"
   ip_protocol       = "tcp"
   from_port         = 80
   to_port           = 80
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  count = local.https ? 1 : 0
+
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from the internet"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {

@@ -8,6 +8,9 @@ locals {
   short_name = "${trimsuffix(substr(var.project, 0, 31 - length(var.environment)), "-")}-${var.environment}"
   # deploy/aws_ecs.py replaces the image of the container with this name.
   container_name = "app"
+  # HTTPS with a certificate; the URL callers (and the smoke test) use.
+  https = var.certificate_arn != null
+  url   = local.https ? "https://${var.domain_name}" : "http://${aws_lb.this.dns_name}"
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -56,6 +59,10 @@ resource "aws_ecs_task_definition" "this" {
       # The app ships the inputs it sees there in chunks, for `make drift` (inputs.tf).
       environment = [
         { name = "INPUT_LOG_URL", value = "s3://${var.inputs_bucket_name}/${var.environment}/" },
+      ]
+      # Read by ECS (the execution role) when the task starts; the task role cannot.
+      secrets = var.api_token_secret_arn == null ? [] : [
+        { name = "SERVING_API_TOKEN", valueFrom = var.api_token_secret_arn },
       ]
       # The image has Python but not necessarily curl.
       healthCheck = {
@@ -117,5 +124,5 @@ resource "aws_ecs_service" "this" {
     ignore_changes = [task_definition]
   }
 
-  depends_on = [aws_lb_listener.http, aws_iam_role_policy.execution]
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https, aws_iam_role_policy.execution]
 }
