@@ -96,7 +96,7 @@ resource "aws_s3_bucket_policy" "dvc" {
   depends_on = [aws_s3_bucket_public_access_block.dvc]
 }
 
-# The release role pulls and pushes DVC data, models and the run cache; it never deletes.
+# CI pulls and pushes DVC data, models and the run cache; it never deletes.
 data "aws_iam_policy_document" "ci_dvc" {
   statement {
     sid       = "ListTheDvcRemote"
@@ -115,25 +115,4 @@ resource "aws_iam_role_policy" "ci_dvc" {
   name   = "dvc-remote"
   role   = aws_iam_role.ci.id
   policy = data.aws_iam_policy_document.ci_dvc.json
-}
-
-# The pull-request role pulls what the release pushed, and writes nothing.
-data "aws_iam_policy_document" "ci_pr_dvc" {
-  statement {
-    sid       = "ListTheDvcRemote"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.dvc.arn]
-  }
-
-  statement {
-    sid       = "ReadDvcObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.dvc.arn}/*"]
-  }
-}
-
-resource "aws_iam_role_policy" "ci_pr_dvc" {
-  name   = "dvc-remote-read"
-  role   = aws_iam_role.ci_pr.id
-  policy = data.aws_iam_policy_document.ci_pr_dvc.json
 }

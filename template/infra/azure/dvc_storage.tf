@@ -73,7 +73,7 @@ resource "azurerm_storage_management_policy" "dvc" {
   }
 }
 
-# The release identity pulls and pushes DVC data, models and the run cache: read and write on this
+# CI pulls and pushes DVC data, models and the run cache: read and write on this
 # container only.
 resource "azurerm_role_assignment" "ci_dvc" {
   scope                = azurerm_storage_container.dvc.id
@@ -81,13 +81,4 @@ resource "azurerm_role_assignment" "ci_dvc" {
   principal_id         = local.ci_principal_id
   principal_type       = "ServicePrincipal"
   description          = "CI of ${var.repository_path} pulls and pushes the DVC remote."
-}
-
-# The pull-request identity pulls what the release pushed, and writes nothing.
-resource "azurerm_role_assignment" "ci_pr_dvc" {
-  scope                = azurerm_storage_container.dvc.id
-  role_definition_name = "Storage Blob Data Reader"
-  principal_id         = local.ci_pr_principal_id
-  principal_type       = "ServicePrincipal"
-  description          = "Pull requests of ${var.repository_path} pull the DVC remote."
 }

@@ -41,17 +41,10 @@ resource "google_storage_bucket" "dvc" {
   depends_on = [google_project_service.this]
 }
 
-# The release service account pulls and pushes DVC data, models and the run cache, in this bucket only.
+# CI pulls and pushes DVC data, models and the run cache, in this bucket only.
 # objectAdmin, not objectUser: DVC also lists and overwrites, and nothing else is granted.
 resource "google_storage_bucket_iam_member" "ci_dvc" {
   bucket = google_storage_bucket.dvc.name
   role   = "roles/storage.objectAdmin"
   member = google_service_account.ci.member
-}
-
-# The pull-request service account pulls what the release pushed, and writes nothing.
-resource "google_storage_bucket_iam_member" "ci_pr_dvc" {
-  bucket = google_storage_bucket.dvc.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.ci_pr.member
 }
