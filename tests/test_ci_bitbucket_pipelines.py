@@ -109,7 +109,9 @@ def test_main_builds_once_then_deploys_to_staging_then_production_manually(proje
         # A step that signs in without deploying runs in the release environment, the
         # only kind of step the release identity admits.
         assert step.get("deployment") == stage["env"] or (
-            not stage["env"] and step.get("oidc") and step["deployment"] == PLAN["vendors"]["bitbucket_pipelines"]["release_environment"]
+            not stage["env"]
+            and step.get("oidc")
+            and step["deployment"] == PLAN["vendors"]["bitbucket_pipelines"]["release_environment"]
         )
         assert (step.get("trigger") == "manual") == stage["approval"]
         env = f"ENV={stage['env']} " if stage["env"] else ""

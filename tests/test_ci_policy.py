@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COMBINATIONS, clouds, combo_id
+from conftest import COMBINATIONS, PLAN, clouds, combo_id
 from terraform_hcl import Module
 
 WITH_TERRAFORM = [answers for answers in COMBINATIONS if clouds(answers)]
@@ -100,7 +100,9 @@ def classify(permission: str, read: set[str], write: set[str]) -> str:
         return "write"
     if permission in read:
         return "read"
-    raise AssertionError(f"unknown permission {permission!r}: classify it as read or write in {__file__}")
+    raise AssertionError(
+        f"unknown permission {permission!r}: classify it as read or write in {__file__}"
+    )
 
 
 def azure_action_kind(action: str) -> str:
@@ -116,7 +118,11 @@ def pull_request_tokens(vendor: str, values: dict, project: Path) -> list[dict]:
     if vendor == "github_actions":
         return [
             {"sub": f"repo:{repo}:pull_request", "repository": repo, "ref": "refs/pull/7/merge"},
-            {"sub": f"repo:{repo}:ref:refs/heads/feature", "repository": repo, "ref": "refs/heads/feature"},
+            {
+                "sub": f"repo:{repo}:ref:refs/heads/feature",
+                "repository": repo,
+                "ref": "refs/heads/feature",
+            },
         ]
     if vendor == "gitlab_ci":
         return [
@@ -133,19 +139,28 @@ def pull_request_tokens(vendor: str, values: dict, project: Path) -> list[dict]:
         origin = f"github.com/{repo}"
         return [
             {
-                "sub": f"org/{org}/project/5b1c/user/9a7e/vcs-origin/{origin}/vcs-ref/refs/heads/feature",
+                "sub": f"org/{org}/project/5b1c/user/9a7e/vcs-origin/{origin}"
+                "/vcs-ref/refs/heads/feature",
                 "oidc.circleci.com/project-id": "5b1c",
                 "oidc.circleci.com/vcs-origin": origin,
                 "oidc.circleci.com/vcs-ref": "refs/heads/feature",
             }
         ]
     if vendor == "bitbucket_pipelines":
-        return [{"sub": "{%s}:{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}" % values["bitbucket_repository_uuid"]}]
+        return [
+            {
+                "sub": f"{{{values['bitbucket_repository_uuid']}}}"
+                ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
+            }
+        ]
     if vendor == "azure_pipelines" and "azure_devops_organization" in values:
         # The service connections the pull request stages sign in with: their subject is
         # sc://<organization>/<project>/<connection>.
         org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
-        return [{"sub": f"sc://{org}/{devops_project}/{name}"} for name in pr_service_connections(project)]
+        return [
+            {"sub": f"sc://{org}/{devops_project}/{name}"}
+            for name in pr_service_connections(project)
+        ]
     return []  # no OIDC: the keys are where the README says
 
 
@@ -227,7 +242,12 @@ def aws_identities(module: Module, values: dict) -> dict[str, Identity]:
     for (kind, name), body in module.resources().items():
         if kind != "aws_iam_role":
             continue
-        trust = data[("aws_iam_policy_document", reference(body["assume_role_policy"], "data.aws_iam_policy_document"))]
+        trust = data[
+            (
+                "aws_iam_policy_document",
+                reference(body["assume_role_policy"], "data.aws_iam_policy_document"),
+            )
+        ]
         for statement in trust["statement"]:
             principal = statement["principals"][0]
             if principal["type"] == "Federated":
@@ -248,10 +268,15 @@ def aws_identities(module: Module, values: dict) -> dict[str, Identity]:
             elif principal["type"] == "AWS" and "aws_iam_user" in str(principal["identifiers"]):
                 identities[name] = Identity(f"aws_iam_role.{name}", False)
     for (kind, name), body in module.resources().items():
-        if kind != "aws_iam_role_policy" or reference(body["role"], "aws_iam_role") not in identities:
+        if (
+            kind != "aws_iam_role_policy"
+            or reference(body["role"], "aws_iam_role") not in identities
+        ):
             continue
         role = reference(body["role"], "aws_iam_role")
-        policy = data[("aws_iam_policy_document", reference(body["policy"], "data.aws_iam_policy_document"))]
+        policy = data[
+            ("aws_iam_policy_document", reference(body["policy"], "data.aws_iam_policy_document"))
+        ]
         for statement in policy["statement"]:
             if statement.get("effect", "Allow") != "Allow":
                 continue
@@ -270,14 +295,21 @@ def aws_identities(module: Module, values: dict) -> dict[str, Identity]:
 def gcp_identities(module: Module, values: dict) -> dict[str, Identity]:
     resources = module.resources()
     local = module_locals(module)
-    providers = [body for (kind, _), body in resources.items() if kind == "google_iam_workload_identity_pool_provider"]
+    providers = [
+        body
+        for (kind, _), body in resources.items()
+        if kind == "google_iam_workload_identity_pool_provider"
+    ]
     identities = {
         name: Identity(f"google_service_account.{name}", bool(providers))
         for (kind, name) in resources
         if kind == "google_service_account" and name.startswith("ci")
     }
-    for (kind, name), body in resources.items():
-        if kind == "google_service_account_iam_member" and body["role"] == "roles/iam.workloadIdentityUser":
+    for (kind, _), body in resources.items():
+        if (
+            kind == "google_service_account_iam_member"
+            and body["role"] == "roles/iam.workloadIdentityUser"
+        ):
             account = reference(body["service_account_id"], "google_service_account")
             (provider,) = providers
             member = body["member"]
@@ -294,7 +326,9 @@ def gcp_identities(module: Module, values: dict) -> dict[str, Identity]:
                 if selector == "*":
                     return True
                 key, _, wanted = selector.partition("/")
-                mapping = {k: substitute(v, values) for k, v in provider["attribute_mapping"].items()}
+                mapping = {
+                    k: substitute(v, values) for k, v in provider["attribute_mapping"].items()
+                }
                 if key == "subject":
                     return cel(mapping["google.subject"], token) == wanted
                 return cel(mapping[key], token) == wanted
@@ -308,7 +342,9 @@ def gcp_identities(module: Module, values: dict) -> dict[str, Identity]:
                     (body["role"], classify(body["role"], GCP_READ, GCP_WRITE), f"{kind}.{name}")
                 )
     assert not [
-        name for (kind, name), body in resources.items() if kind.endswith(("_iam_binding", "_iam_policy"))
+        name
+        for (kind, name), body in resources.items()
+        if kind.endswith(("_iam_binding", "_iam_policy"))
     ], "an IAM binding or policy: read its members here first"
     return identities
 
@@ -317,13 +353,13 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
     resources = module.resources()
     local = module_locals(module)
     identities: dict[str, Identity] = {}
-    for (kind, name) in resources:
+    for kind, name in resources:
         if kind == "azurerm_user_assigned_identity" and name.startswith("ci"):
             identities[name] = Identity(f"azurerm_user_assigned_identity.{name}", True, admits=None)
         if kind == "azuread_service_principal":
             identities[name] = Identity(f"azuread_service_principal.{name}", False)
     subjects: dict[str, set[str]] = {name: set() for name in identities}
-    for (kind, name), body in resources.items():
+    for (kind, _), body in resources.items():
         if kind != "azurerm_federated_identity_credential":
             continue
         owner = reference(body["user_assigned_identity_id"], "azurerm_user_assigned_identity")
@@ -331,19 +367,26 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
         if for_each is None:
             subjects[owner].add(substitute(body["subject"], values))
         elif reference(for_each, "local"):
-            subjects[owner] |= {substitute(s, values) for s in local[reference(for_each, "local")].values()}
+            subjects[owner] |= {
+                substitute(s, values) for s in local[reference(for_each, "local")].values()
+            }
         else:
             for branch in values[reference(for_each, "var")]:
                 subjects[owner].add(substitute(body["subject"], values, each=branch))
     for name, identity in identities.items():
         if identity.federated:
-            identity.admits = lambda token, allowed=frozenset(subjects[name]): token["sub"] in allowed
+            identity.admits = lambda token, allowed=frozenset(subjects[name]): (
+                token["sub"] in allowed
+            )
     principals = {
-        local_name: reference(value, "azurerm_user_assigned_identity") or reference(value, "azuread_service_principal")
+        local_name: reference(value, "azurerm_user_assigned_identity")
+        or reference(value, "azuread_service_principal")
         for local_name, value in local.items()
         if local_name.endswith("principal_id")
     }
-    definitions = {name: body for (kind, name), body in resources.items() if kind == "azurerm_role_definition"}
+    definitions = {
+        name: body for (kind, name), body in resources.items() if kind == "azurerm_role_definition"
+    }
     for (kind, name), body in resources.items():
         if kind != "azurerm_role_assignment":
             continue
@@ -352,12 +395,18 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
             continue
         if "role_definition_name" in body:
             role = body["role_definition_name"]
-            identities[owner].grants.add((role, classify(role, AZURE_READ, AZURE_WRITE), f"{kind}.{name}"))
+            identities[owner].grants.add(
+                (role, classify(role, AZURE_READ, AZURE_WRITE), f"{kind}.{name}")
+            )
         else:
-            definition = definitions[reference(body["role_definition_id"], "azurerm_role_definition")]
+            definition = definitions[
+                reference(body["role_definition_id"], "azurerm_role_definition")
+            ]
             for permissions in definition["permissions"]:
                 for action in permissions["actions"]:
-                    identities[owner].grants.add((action, azure_action_kind(action), f"{kind}.{name}"))
+                    identities[owner].grants.add(
+                        (action, azure_action_kind(action), f"{kind}.{name}")
+                    )
     return identities
 
 
@@ -402,9 +451,104 @@ def test_pull_request_identity_reads_the_dvc_remote_only(case) -> None:
     (cloud,) = clouds(answers)
     store_cloud = answers["data_store"] in ("s3", "gcs", "azure_blob") and cloud
     if not store_cloud:
-        assert "ci_pr" not in identities, "a pull-request identity where pull requests reach nothing"
+        assert "ci_pr" not in identities, (
+            "a pull-request identity where pull requests reach nothing"
+        )
         return
     assert "ci_pr" in identities
     grants = identities["ci_pr"].grants
     assert grants and all(kind == "read" for _, kind, _ in grants), grants
     assert {by.split(".")[1] for _, _, by in grants} == {"ci_pr_dvc"}, grants
+
+
+# What deploys a service: the grants whose resources include both environments' services.
+DEPLOYS = {
+    "ecs:UpdateService",
+    "sagemaker:UpdateEndpoint",
+    "roles/run.developer",
+    "Microsoft.App/containerApps/write",
+}
+
+
+def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
+    """Tokens of trusted runs that are not the production environment's: a push to main, a
+    staging deploy."""
+    repo = values["repository_path"]
+    if vendor == "github_actions":
+        return [
+            {
+                "sub": f"repo:{repo}:ref:refs/heads/main",
+                "repository": repo,
+                "ref": "refs/heads/main",
+            },
+            {
+                "sub": f"repo:{repo}:environment:staging",
+                "repository": repo,
+                "ref": "refs/heads/main",
+            },
+        ]
+    if vendor == "gitlab_ci":
+        claims = {
+            "project_path": repo,
+            "ref": "main",
+            "ref_type": "branch",
+            "ref_protected": "true",
+        }
+        return [{"sub": f"project_path:{repo}:ref_type:branch:ref:main", **claims}]
+    if vendor == "circleci" and "circleci_org_id" in values:
+        origin = f"github.com/{repo}"
+        return [
+            {
+                "sub": f"org/{values['circleci_org_id']}/project/5b1c/user/9a7e"
+                f"/vcs-origin/{origin}/vcs-ref/refs/heads/main",
+                "oidc.circleci.com/project-id": "5b1c",
+                "oidc.circleci.com/vcs-origin": origin,
+                "oidc.circleci.com/vcs-ref": "refs/heads/main",
+            }
+        ]
+    if vendor == "bitbucket_pipelines":
+        staging = "{7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}"
+        return [
+            {
+                "sub": f"{{{values['bitbucket_repository_uuid']}}}:{staging}"
+                ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
+            }
+        ]
+    if vendor == "azure_pipelines" and "azure_devops_organization" in values:
+        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
+        return [{"sub": f"sc://{org}/{devops_project}/{values['azure_devops_service_connection']}"}]
+    return []
+
+
+DEPLOYED_BY_OIDC = [
+    answers
+    for answers in WITH_TERRAFORM
+    if PLAN["targets"][answers["deploy_target"]]["cloud"]
+    and PLAN["vendors"][answers["ci_provider"]]["oidc"][
+        PLAN["targets"][answers["deploy_target"]]["cloud"]
+    ]
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 point 1, not done: production is deployed by the release identity, "
+    "which main's runs and the staging environment reach too (no separate production identity)",
+)
+@pytest.mark.parametrize("answers", DEPLOYED_BY_OIDC, ids=combo_id)
+def test_production_is_deployed_only_from_the_production_environment(answers, render) -> None:
+    (cloud,) = clouds(answers)
+    module = Module(render(answers) / "infra" / cloud)
+    values = variable_values(module)
+    identities = READERS[cloud](module, values)
+    tokens = release_tokens_outside_production(answers["ci_provider"], values)
+    assert tokens
+    findings = [
+        f"{identity.address}, reached by {token['sub']}, may "
+        f"{sorted(p for p, _, _ in identity.grants if p in DEPLOYS)}"
+        for identity in identities.values()
+        if identity.federated and identity.admits
+        for token in tokens
+        if identity.admits(token) and any(p in DEPLOYS for p, _, _ in identity.grants)
+    ]
+    assert not findings, "\n".join(findings)
