@@ -251,7 +251,8 @@ def test_terraform_trusts_the_workspace_for_this_repository_only(project: Path) 
     assert f"client_id_list = {audience}" in text
     assert f'variable = "{issuer}:aud"' in text
     assert f'variable = "{issuer}:sub"' in text
-    assert 'values   = ["{${var.bitbucket_repository_uuid}}:*"]' in text
+    # The release role: deployment steps ({repository}:{environment}:{step}) only.
+    assert 'values   = ["{${var.bitbucket_repository_uuid}}:{*}:{*}"]' in text
     # The repository UUID has no default: Terraform asks for it.
     block = variables[variables.index('variable "bitbucket_repository_uuid"') :]
     assert "default" not in block[: block.index("\n}\n")]
