@@ -51,7 +51,9 @@ def test_github_actions_logs_in_with_oidc_where_dvc_runs(render):
     for name in ("ci.yml", "cd.yml", "retrain.yml"):
         text = (workflows / name).read_text()
         assert "uses: azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca  # v3.0.1" in text
-        assert "client-id: ${{ vars.AZURE_CLIENT_ID }}" in text
+        # Pull requests (ci.yml) sign in as the pull-request identity.
+        client = "AZURE_PR_CLIENT_ID" if name == "ci.yml" else "AZURE_CLIENT_ID"
+        assert f"client-id: ${{{{ vars.{client} }}}}" in text
         assert "id-token: write  # OIDC to Azure" in text
         assert "secrets.AZURE" not in text
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import (
+    PLAN,
     STAGES,
     stored_answers,
     vendor_answer_sets,
@@ -104,7 +105,13 @@ def test_main_builds_once_then_deploys_to_staging_then_production_manually(proje
     release = main[len(STAGES.pr_stages) :]
     assert len(release) == len(STAGES.release_stages)
     for step, stage in zip(release, STAGES.release_stages, strict=True):
-        assert step.get("deployment") == stage["env"]
+        # A step that signs in without deploying runs in the release environment, the
+        # only kind of step the release identity admits.
+        assert step.get("deployment") == stage["env"] or (
+            not stage["env"]
+            and step.get("oidc")
+            and step["deployment"] == PLAN["vendors"]["bitbucket_pipelines"]["release_environment"]
+        )
         assert (step.get("trigger") == "manual") == stage["approval"]
         env = f"ENV={stage['env']} " if stage["env"] else ""
         assert make_calls(step) == [
@@ -244,7 +251,8 @@ def test_terraform_trusts_the_workspace_for_this_repository_only(project: Path) 
     assert f"client_id_list = {audience}" in text
     assert f'variable = "{issuer}:aud"' in text
     assert f'variable = "{issuer}:sub"' in text
-    assert 'values   = ["{${var.bitbucket_repository_uuid}}:*"]' in text
+    # The release role: deployment steps ({repository}:{environment}:{step}) only.
+    assert 'values   = ["{${var.bitbucket_repository_uuid}}:{*}:{*}"]' in text
     # The repository UUID has no default: Terraform asks for it.
     block = variables[variables.index('variable "bitbucket_repository_uuid"') :]
     assert "default" not in block[: block.index("\n}\n")]

@@ -320,9 +320,11 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
     assert "client_id_list = [var.circleci_org_id]" in text
     variables = (project / "infra" / "aws" / "variables.tf").read_text()
     assert f'default     = "{given["circleci_org_id"]}"' in variables
+    # The release role: jobs on main only (the pull-request role, where the DVC remote is
+    # on S3, any ref; test_ci_policy.py checks what each may do).
     assert (
-        '"org/${var.circleci_org_id}/project/*/user/*/vcs-origin/*/${var.repository_path}/vcs-ref/*"'
-        in text
+        '"org/${var.circleci_org_id}/project/*/user/*/vcs-origin/*/${var.repository_path}'
+        '/vcs-ref/refs/heads/main"' in text
     )
     assert 'data "aws_iam_policy_document" "ci_trust"' in text
     (provider,) = [r for r in parsed["resource"] if '"aws_iam_openid_connect_provider"' in r]

@@ -399,7 +399,8 @@ def test_gitlab_trusts_only_this_project_in_terraform(project: Path) -> None:
     assert 'default     = "https://gitlab.com"' in (infra / "variables.tf").read_text()
     assert 'client_id_list = ["sts.amazonaws.com"]' in text
     assert 'variable = "${trimprefix(var.gitlab_url, "https://")}:aud"' in text
-    assert 'values   = ["project_path:${var.repository_path}:*"]' in text
+    # The release role: pipelines of main only (test_ci_policy.py checks the rest).
+    assert 'values   = ["project_path:${var.repository_path}:ref_type:branch:ref:main"]' in text
     # terraform fmt and checkov scan this file in every combination once, in one run each:
     # tests/test_infra_every_combination.py.
 

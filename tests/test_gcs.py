@@ -54,9 +54,11 @@ def test_github_actions_log_in_by_oidc_where_the_remote_is_used(render):
             reaches_remote = any(f"make {t}" in runs for t in ("pipeline", "push", "monitor"))
             assert bool(auth) == reaches_remote, (name, job_name)
             if auth:
+                # Pull requests (ci.yml) act as the pull-request service account.
+                account = "GCP_PR_SERVICE_ACCOUNT" if name == "ci.yml" else "GCP_SERVICE_ACCOUNT"
                 assert auth[0]["with"] == {
                     "workload_identity_provider": "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
-                    "service_account": "${{ vars.GCP_SERVICE_ACCOUNT }}",
+                    "service_account": f"${{{{ vars.{account} }}}}",
                 }
                 assert job["permissions"]["id-token"] == "write"
                 # The action writes its credential file into the workspace: after checkout.

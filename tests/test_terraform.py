@@ -402,8 +402,14 @@ def test_only_this_repository_can_assume_the_ci_role(rendered, combo):
     conditions = {c["variable"]: c for c in statement["condition"]}
     audience = conditions["token.actions.githubusercontent.com:aud"]
     assert (audience["test"], audience["values"]) == ("StringEquals", ["sts.amazonaws.com"])
+    # The release role: main and the deployment environments only (test_ci_policy.py
+    # checks every vendor against the tokens a pull request can present).
     subject = conditions["token.actions.githubusercontent.com:sub"]
-    assert subject["values"] == ["repo:${var.repository_path}:*"]
+    assert subject["values"] == [
+        "repo:${var.repository_path}:ref:refs/heads/main",
+        "repo:${var.repository_path}:environment:staging",
+        "repo:${var.repository_path}:environment:production",
+    ]
     path = answers(project)["repository_path"]
     assert module.named("variable")["repository_path"]["default"] == path
     provider = module.resource("aws_iam_openid_connect_provider", "github")

@@ -255,10 +255,12 @@ def test_github_deploy_jobs_reach_azure_through_their_environments(rendered):
     (subjects,) = [b for b in azure(rendered["github"]).blocks["locals"] if "github_subjects" in b]
     assert subjects["github_subjects"] == {
         "main": "repo:${var.repository_path}:ref:refs/heads/main",
-        "pull-requests": "repo:${var.repository_path}:pull_request",
         "staging": "repo:${var.repository_path}:environment:staging",
         "production": "repo:${var.repository_path}:environment:production",
     }
+    # Pull requests sign in as the pull-request identity, where the DVC remote is on Azure.
     blob_only = azure(rendered["blob_only"]).blocks["locals"]
     (subjects,) = [b for b in blob_only if "github_subjects" in b]
-    assert set(subjects["github_subjects"]) == {"main", "pull-requests"}
+    assert set(subjects["github_subjects"]) == {"main"}
+    (subjects,) = [b for b in blob_only if "github_pr_subjects" in b]
+    assert set(subjects["github_pr_subjects"]) == {"main", "pull-requests"}

@@ -242,10 +242,12 @@ def test_only_this_repository_can_act_as_the_ci_service_account(vendor_project):
     binding = resources[("google_service_account_iam_member", "ci_workload_identity")]
     assert binding["role"] == "roles/iam.workloadIdentityUser"
     assert binding["service_account_id"] == "${google_service_account.ci.name}"
-    assert binding["member"] == "${local.ci_principal_set}"
-    (locals_,) = [b for b in gcp(project).blocks["locals"] if "ci_principal_set" in b]
-    assert locals_["ci_principal_set"].startswith(
-        "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.ci.name}/"
+    # The release service account: tokens whose mapped attribute.release is "true".
+    assert binding["member"] == "${local.ci_pool}/attribute.release/true"
+    assert "attribute.release" in provider["attribute_mapping"]
+    (locals_,) = [b for b in gcp(project).blocks["locals"] if "ci_pool" in b]
+    assert locals_["ci_pool"] == (
+        "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.ci.name}"
     )
 
 
@@ -255,7 +257,8 @@ def test_outputs_give_the_ci_settings(vendor_project):
     variables = outputs["ci_variables"]["value"]
     expected = {"GCP_SERVICE_ACCOUNT", "GCP_PROJECT_ID", "REGISTRY"}
     if vendor not in KEY_VENDORS:
-        expected.add("GCP_WORKLOAD_IDENTITY_PROVIDER")
+        # OIDC: the provider, and the pull-request service account (the remote is on GCS).
+        expected |= {"GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_PR_SERVICE_ACCOUNT"}
     assert set(variables) == expected
     assert {"ci_service_account", "project_id", "dvc_bucket_name", "registry"} <= set(outputs)
 

@@ -100,6 +100,17 @@ variable "azure_devops_service_connection" {
   }
 }
 
+variable "azure_devops_pr_service_connection" {
+  description = "Name of the service connection that azure-pipelines.yml's pull request stages use (azureSubscription): it reads the DVC remote only."
+  type        = string
+  default     = "ml-project-azure-pr"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$", var.azure_devops_pr_service_connection)) && var.azure_devops_pr_service_connection != var.azure_devops_service_connection
+    error_message = "Service connection names here are letters, digits, spaces, dots, dashes or underscores, and the pull-request one is not the release one."
+  }
+}
+
 variable "registry_name" {
   description = "Name of the Azure Container Registry (globally unique); images are <name>.azurecr.io/<image>."
   type        = string

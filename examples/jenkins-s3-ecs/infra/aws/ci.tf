@@ -1,7 +1,8 @@
 # The role that CI assumes with the key of an IAM user that may do nothing else: Jenkins
-# has no OIDC federation to AWS. What it may do is granted next to each part it touches:
-# dvc_bucket.tf, ecr.tf, inputs.tf, ecs.tf and sagemaker_iam.tf attach their own
-# aws_iam_role_policy.
+# has no OIDC federation to AWS, and its builds, pull requests included, hold that key
+# (the README says where to keep it). What it may do is granted next to each part it
+# touches: dvc_bucket.tf, ecr.tf, inputs.tf, ecs.tf and sagemaker_iam.tf attach their
+# own aws_iam_role_policy.
 resource "aws_iam_role" "ci" {
   name                 = "${local.short_name}-ci"
   description          = "Assumed by the CI of ${var.repository_path}"

@@ -2,7 +2,7 @@
 # variables (not secrets: none of these values is confidential) in the CI settings.
 
 output "ci_role_arn" {
-  description = "Role CI assumes through OIDC: the CI variable AWS_ROLE_ARN."
+  description = "Role CI assumes with the key of the IAM user ci_user_name: the CI variable AWS_ROLE_ARN."
   value       = aws_iam_role.ci.arn
 }
 

@@ -1,0 +1,554 @@
+"""Least privilege from pull request to production, read from what renders: for every
+combination that has a cloud, the Terraform's CI identities are parsed with python-hcl2,
+each identity's trust is evaluated against the tokens that a pull request (or a push to
+any other branch) can present, and what the identity is granted is classified as read or
+write. No identity that such a token reaches may write to the DVC remote, the registry or
+any service; a permission the test does not know fails it instead of passing.
+
+The tokens are written here from the vendors' documentation (their sub claims and the
+claims the trust conditions read); the trust conditions themselves are the rendered ones,
+with the module's variable defaults (and test values for the inputs that have none)."""
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import COMBINATIONS, PLAN, clouds, combo_id
+from terraform_hcl import Module
+
+WITH_TERRAFORM = [answers for answers in COMBINATIONS if clouds(answers)]
+
+# Values for the inputs that have no default (the user gives them at `terraform apply`).
+NO_DEFAULT = {
+    "bitbucket_repository_uuid": "0c6f2a1e-8d4b-4e6f-a1b2-c3d4e5f60718",
+    "azure_devops_organization_id": "7e0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+}
+
+# --- What each permission does -------------------------------------------------------------
+# AWS actions, Google Cloud roles and Azure roles that only read. Everything that writes,
+# deletes, deploys, invokes a service (its inputs feed the drift check) or hands a role on
+# is in the WRITE sets. A name in neither fails the test: classify it here first.
+AWS_READ = {
+    "s3:GetObject",
+    "s3:ListBucket",
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeModel",
+}
+AWS_WRITE = {
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "ecr:PutImage",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecs:RegisterTaskDefinition",
+    "ecs:UpdateService",
+    "iam:PassRole",
+    "sagemaker:CreateEndpointConfig",
+    "sagemaker:CreateModel",
+    "sagemaker:InvokeEndpoint",
+    "sagemaker:UpdateEndpoint",
+    "sts:AssumeRole",
+}
+GCP_READ = {
+    "roles/storage.objectViewer",
+    "roles/artifactregistry.reader",
+    "roles/run.viewer",
+}
+GCP_WRITE = {
+    "roles/storage.objectAdmin",
+    "roles/storage.objectCreator",
+    "roles/storage.objectUser",
+    "roles/storage.admin",
+    "roles/artifactregistry.writer",
+    "roles/artifactregistry.repoAdmin",
+    "roles/artifactregistry.admin",
+    "roles/run.developer",
+    "roles/run.admin",
+    "roles/run.invoker",
+    "roles/iam.serviceAccountUser",
+    "roles/iam.serviceAccountTokenCreator",
+    "roles/editor",
+    "roles/owner",
+}
+AZURE_READ = {"Storage Blob Data Reader", "AcrPull", "Reader"}
+AZURE_WRITE = {
+    "Storage Blob Data Contributor",
+    "Storage Blob Data Owner",
+    "AcrPush",
+    "Contributor",
+    "Owner",
+    "User Access Administrator",
+}
+
+
+def classify(permission: str, read: set[str], write: set[str]) -> str:
+    if "*" in permission or permission in write:
+        return "write"
+    if permission in read:
+        return "read"
+    raise AssertionError(
+        f"unknown permission {permission!r}: classify it as read or write in {__file__}"
+    )
+
+
+def azure_action_kind(action: str) -> str:
+    """An action of a custom Azure role: .../read reads, anything else changes something."""
+    return "read" if action.endswith("/read") else "write"
+
+
+# --- The tokens a pull request can present, per vendor ---------------------------------------
+def pull_request_tokens(vendor: str, values: dict, project: Path) -> list[dict]:
+    """Claims of the tokens that code from a pull request (or a push to another branch) can
+    get: its sub, and the claims the Google conditions read."""
+    repo = values["repository_path"]
+    if vendor == "github_actions":
+        return [
+            {"sub": f"repo:{repo}:pull_request", "repository": repo, "ref": "refs/pull/7/merge"},
+            {
+                "sub": f"repo:{repo}:ref:refs/heads/feature",
+                "repository": repo,
+                "ref": "refs/heads/feature",
+            },
+        ]
+    if vendor == "gitlab_ci":
+        return [
+            {
+                "sub": f"project_path:{repo}:ref_type:branch:ref:feature",
+                "project_path": repo,
+                "ref": "feature",
+                "ref_type": "branch",
+                "ref_protected": "false",
+            }
+        ]
+    if vendor == "circleci" and "circleci_org_id" in values:
+        org = values["circleci_org_id"]
+        origin = f"github.com/{repo}"
+        return [
+            {
+                "sub": f"org/{org}/project/5b1c/user/9a7e/vcs-origin/{origin}"
+                "/vcs-ref/refs/heads/feature",
+                "oidc.circleci.com/project-id": "5b1c",
+                "oidc.circleci.com/vcs-origin": origin,
+                "oidc.circleci.com/vcs-ref": "refs/heads/feature",
+            }
+        ]
+    if vendor == "bitbucket_pipelines":
+        return [
+            {
+                "sub": f"{{{values['bitbucket_repository_uuid']}}}"
+                ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
+            }
+        ]
+    if vendor == "azure_pipelines" and "azure_devops_organization" in values:
+        # The service connections the pull request stages sign in with: their subject is
+        # sc://<organization>/<project>/<connection>.
+        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
+        return [
+            {"sub": f"sc://{org}/{devops_project}/{name}"}
+            for name in pr_service_connections(project)
+        ]
+    return []  # no OIDC: the keys are where the README says
+
+
+def pr_service_connections(project: Path) -> set[str]:
+    """azureSubscription of every step of the stages before the first main-only stage."""
+    pipeline = yaml.safe_load((project / "azure-pipelines.yml").read_text())
+    names: set[str] = set()
+    for stage in pipeline["stages"]:
+        if "template" in stage or "refs/heads/main" in str(stage.get("condition", "")):
+            break
+        for job in stage["jobs"]:
+            for step in job.get("steps", []):
+                if "azureSubscription" in step.get("inputs", {}):
+                    names.add(step["inputs"]["azureSubscription"])
+    return names
+
+
+# --- A small CEL, for Google's attribute conditions and mappings --------------------------------
+def cel(expression: str, claims: dict):
+    """Evaluates the CEL the trust table uses (==, !=, &&, ||, in, startsWith, endsWith,
+    assertion.x and assertion['x'], a ternary around the whole); anything else is a Python
+    syntax error or a missing claim, and raises."""
+    python = expression
+    ternary = re.fullmatch(r"\((.*)\) \? '(\w+)' : '(\w+)'", python)
+    if ternary:
+        return ternary[2] if cel(ternary[1], claims) else ternary[3]
+    python = re.sub(r"assertion\.(\w+)", r"assertion['\1']", python)
+    python = python.replace("&&", " and ").replace("||", " or ")
+    python = python.replace(".startsWith(", ".startswith(").replace(".endsWith(", ".endswith(")
+    python = re.sub(r"(assertion\['[\w.-]+'\])\.matches\(", r"matches(\1, ", python)
+    functions = {"matches": lambda text, pattern: re.search(pattern, text) is not None}
+    return eval(python, {"__builtins__": {}}, {"assertion": claims, **functions})  # noqa: S307 - our own expression
+
+
+# --- The identities of one module -------------------------------------------------------------
+@dataclass
+class Identity:
+    address: str
+    federated: bool
+    admits: object = None  # token claims -> bool
+    grants: set = field(default_factory=set)  # (permission, kind, granted by)
+
+
+def reference(value: str, prefix: str) -> str | None:
+    """The name in "${<prefix>.<name>...}" (a Terraform reference), or None."""
+    match = re.search(re.escape(prefix) + r"\.(\w+)", str(value))
+    return match[1] if match else None
+
+
+def substitute(template: str, values: dict, each: str | None = None) -> str:
+    text = template.replace("${each.value}", each) if each is not None else template
+
+    def one(match):
+        name = match[1]
+        assert name in values, f"{name} has no default: add a test value to NO_DEFAULT"
+        return str(values[name])
+
+    return re.sub(r"\$\{var\.(\w+)\}", one, text)
+
+
+def variable_values(module: Module) -> dict:
+    values = dict(NO_DEFAULT)
+    for name, body in module.named("variable").items():
+        if "default" in body and body["default"] is not None:
+            values[name] = body["default"]
+    return values
+
+
+def module_locals(module: Module) -> dict:
+    merged: dict = {}
+    for block in module.blocks.get("locals", []):
+        merged.update(block)
+    return merged
+
+
+def aws_identities(module: Module, values: dict) -> dict[str, Identity]:
+    data = module.typed("data")
+    identities: dict[str, Identity] = {}
+    for (kind, name), body in module.resources().items():
+        if kind != "aws_iam_role":
+            continue
+        trust = data[
+            (
+                "aws_iam_policy_document",
+                reference(body["assume_role_policy"], "data.aws_iam_policy_document"),
+            )
+        ]
+        for statement in trust["statement"]:
+            principal = statement["principals"][0]
+            if principal["type"] == "Federated":
+                subs = [c for c in statement.get("condition", []) if c["variable"].endswith(":sub")]
+
+                def admits(token, subs=subs):
+                    return all(
+                        any(
+                            fnmatch.fnmatchcase(token["sub"], substitute(v, values))
+                            if c["test"] == "StringLike"
+                            else token["sub"] == substitute(v, values)
+                            for v in c["values"]
+                        )
+                        for c in subs
+                    )
+
+                identities[name] = Identity(f"aws_iam_role.{name}", True, admits)
+            elif principal["type"] == "AWS" and "aws_iam_user" in str(principal["identifiers"]):
+                identities[name] = Identity(f"aws_iam_role.{name}", False)
+    for (kind, name), body in module.resources().items():
+        if (
+            kind != "aws_iam_role_policy"
+            or reference(body["role"], "aws_iam_role") not in identities
+        ):
+            continue
+        role = reference(body["role"], "aws_iam_role")
+        policy = data[
+            ("aws_iam_policy_document", reference(body["policy"], "data.aws_iam_policy_document"))
+        ]
+        for statement in policy["statement"]:
+            if statement.get("effect", "Allow") != "Allow":
+                continue
+            for action in statement["actions"]:
+                kind_ = classify(action, AWS_READ, AWS_WRITE)
+                identities[role].grants.add((action, kind_, f"aws_iam_role_policy.{name}"))
+    assert not [
+        (kind, name)
+        for (kind, name), body in module.resources().items()
+        if kind in ("aws_iam_role_policy_attachment", "aws_iam_policy_attachment")
+        and reference(body.get("role", body.get("roles")), "aws_iam_role") in identities
+    ], "a managed policy attached to a CI role: classify its actions here first"
+    return identities
+
+
+def gcp_identities(module: Module, values: dict) -> dict[str, Identity]:
+    resources = module.resources()
+    local = module_locals(module)
+    providers = [
+        body
+        for (kind, _), body in resources.items()
+        if kind == "google_iam_workload_identity_pool_provider"
+    ]
+    identities = {
+        name: Identity(f"google_service_account.{name}", bool(providers))
+        for (kind, name) in resources
+        if kind == "google_service_account" and name.startswith("ci")
+    }
+    for (kind, _), body in resources.items():
+        if (
+            kind == "google_service_account_iam_member"
+            and body["role"] == "roles/iam.workloadIdentityUser"
+        ):
+            account = reference(body["service_account_id"], "google_service_account")
+            (provider,) = providers
+            member = body["member"]
+            for local_name, value in local.items():
+                member = member.replace(f"${{local.{local_name}}}", str(value))
+            pool = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.ci.name}/"
+            assert member.startswith(pool), member
+            selector = substitute(member[len(pool) :], values)
+
+            def admits(token, provider=provider, selector=selector):
+                condition = substitute(provider["attribute_condition"], values)
+                if not cel(condition, token):
+                    return False
+                if selector == "*":
+                    return True
+                key, _, wanted = selector.partition("/")
+                mapping = {
+                    k: substitute(v, values) for k, v in provider["attribute_mapping"].items()
+                }
+                if key == "subject":
+                    return cel(mapping["google.subject"], token) == wanted
+                return cel(mapping[key], token) == wanted
+
+            identities[account].admits = admits
+    for (kind, name), body in resources.items():
+        if kind.endswith("_iam_member") and "member" in body:
+            account = reference(body["member"], "google_service_account")
+            if account in identities and body["role"] != "roles/iam.workloadIdentityUser":
+                identities[account].grants.add(
+                    (body["role"], classify(body["role"], GCP_READ, GCP_WRITE), f"{kind}.{name}")
+                )
+    assert not [
+        name
+        for (kind, name), body in resources.items()
+        if kind.endswith(("_iam_binding", "_iam_policy"))
+    ], "an IAM binding or policy: read its members here first"
+    return identities
+
+
+def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
+    resources = module.resources()
+    local = module_locals(module)
+    identities: dict[str, Identity] = {}
+    for kind, name in resources:
+        if kind == "azurerm_user_assigned_identity" and name.startswith("ci"):
+            identities[name] = Identity(f"azurerm_user_assigned_identity.{name}", True, admits=None)
+        if kind == "azuread_service_principal":
+            identities[name] = Identity(f"azuread_service_principal.{name}", False)
+    subjects: dict[str, set[str]] = {name: set() for name in identities}
+    for (kind, _), body in resources.items():
+        if kind != "azurerm_federated_identity_credential":
+            continue
+        owner = reference(body["user_assigned_identity_id"], "azurerm_user_assigned_identity")
+        for_each = body.get("for_each")
+        if for_each is None:
+            subjects[owner].add(substitute(body["subject"], values))
+        elif reference(for_each, "local"):
+            subjects[owner] |= {
+                substitute(s, values) for s in local[reference(for_each, "local")].values()
+            }
+        else:
+            for branch in values[reference(for_each, "var")]:
+                subjects[owner].add(substitute(body["subject"], values, each=branch))
+    for name, identity in identities.items():
+        if identity.federated:
+            identity.admits = lambda token, allowed=frozenset(subjects[name]): (
+                token["sub"] in allowed
+            )
+    principals = {
+        local_name: reference(value, "azurerm_user_assigned_identity")
+        or reference(value, "azuread_service_principal")
+        for local_name, value in local.items()
+        if local_name.endswith("principal_id")
+    }
+    definitions = {
+        name: body for (kind, name), body in resources.items() if kind == "azurerm_role_definition"
+    }
+    for (kind, name), body in resources.items():
+        if kind != "azurerm_role_assignment":
+            continue
+        owner = principals.get(reference(body["principal_id"], "local"))
+        if owner not in identities:
+            continue
+        if "role_definition_name" in body:
+            role = body["role_definition_name"]
+            identities[owner].grants.add(
+                (role, classify(role, AZURE_READ, AZURE_WRITE), f"{kind}.{name}")
+            )
+        else:
+            definition = definitions[
+                reference(body["role_definition_id"], "azurerm_role_definition")
+            ]
+            for permissions in definition["permissions"]:
+                for action in permissions["actions"]:
+                    identities[owner].grants.add(
+                        (action, azure_action_kind(action), f"{kind}.{name}")
+                    )
+    return identities
+
+
+READERS = {"aws": aws_identities, "gcp": gcp_identities, "azure": azure_identities}
+
+
+@pytest.fixture(scope="module", params=WITH_TERRAFORM, ids=combo_id)
+def case(request, render):
+    answers = request.param
+    (cloud,) = clouds(answers)
+    project = render(answers)
+    module = Module(project / "infra" / cloud)
+    values = variable_values(module)
+    return answers, project, READERS[cloud](module, values), values
+
+
+def test_no_identity_a_pull_request_reaches_can_write(case) -> None:
+    answers, project, identities, values = case
+    tokens = pull_request_tokens(answers["ci_provider"], values, project)
+    findings = []
+    for identity in identities.values():
+        if not identity.federated or identity.admits is None:
+            continue
+        reached_by = [token["sub"] for token in tokens if identity.admits(token)]
+        writes = sorted({(p, by) for p, kind, by in identity.grants if kind == "write"})
+        if reached_by and writes:
+            findings.append(f"{identity.address}, reached by {reached_by[0]}, may {writes}")
+    assert not findings, "\n".join(findings)
+
+
+def test_every_identity_is_classified_and_ci_has_a_release_identity(case) -> None:
+    """The release identity holds what shipping needs; classifying its grants fails loudly on
+    a permission nobody classified (the fixture raised already)."""
+    answers, project, identities, values = case
+    assert "ci" in identities, "the release identity keeps the address aws_iam_role.ci / ..."
+    writes = {p for p, kind, _ in identities["ci"].grants if kind == "write"}
+    assert writes, "the release identity writes nothing: it cannot ship"
+
+
+def test_pull_request_identity_reads_the_dvc_remote_only(case) -> None:
+    answers, project, identities, values = case
+    (cloud,) = clouds(answers)
+    # Where the DVC remote is on the cloud and the vendor signs in to it through OIDC (a
+    # vendor that holds keys keeps one key: not split yet).
+    store_cloud = PLAN["stores"][answers["data_store"]]["cloud"] == cloud
+    if not (store_cloud and PLAN["vendors"][answers["ci_provider"]]["oidc"][cloud]):
+        assert "ci_pr" not in identities, "a pull-request identity that no pipeline uses"
+        return
+    assert "ci_pr" in identities
+    grants = identities["ci_pr"].grants
+    assert grants and all(kind == "read" for _, kind, _ in grants), grants
+    assert {by.split(".")[1] for _, _, by in grants} == {"ci_pr_dvc"}, grants
+
+
+# What deploys a service: the grants whose resources include both environments' services.
+DEPLOYS = {
+    "ecs:UpdateService",
+    "sagemaker:UpdateEndpoint",
+    "roles/run.developer",
+    "Microsoft.App/containerApps/write",
+}
+
+
+def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
+    """Tokens of trusted runs that are not the production environment's: a push to main, a
+    staging deploy."""
+    repo = values["repository_path"]
+    if vendor == "github_actions":
+        return [
+            {
+                "sub": f"repo:{repo}:ref:refs/heads/main",
+                "repository": repo,
+                "ref": "refs/heads/main",
+            },
+            {
+                "sub": f"repo:{repo}:environment:staging",
+                "repository": repo,
+                "ref": "refs/heads/main",
+            },
+        ]
+    if vendor == "gitlab_ci":
+        claims = {
+            "project_path": repo,
+            "ref": "main",
+            "ref_type": "branch",
+            "ref_protected": "true",
+        }
+        return [{"sub": f"project_path:{repo}:ref_type:branch:ref:main", **claims}]
+    if vendor == "circleci" and "circleci_org_id" in values:
+        origin = f"github.com/{repo}"
+        return [
+            {
+                "sub": f"org/{values['circleci_org_id']}/project/5b1c/user/9a7e"
+                f"/vcs-origin/{origin}/vcs-ref/refs/heads/main",
+                "oidc.circleci.com/project-id": "5b1c",
+                "oidc.circleci.com/vcs-origin": origin,
+                "oidc.circleci.com/vcs-ref": "refs/heads/main",
+            }
+        ]
+    if vendor == "bitbucket_pipelines":
+        staging = "{7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}"
+        return [
+            {
+                "sub": f"{{{values['bitbucket_repository_uuid']}}}:{staging}"
+                ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
+            }
+        ]
+    if vendor == "azure_pipelines" and "azure_devops_organization" in values:
+        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
+        return [{"sub": f"sc://{org}/{devops_project}/{values['azure_devops_service_connection']}"}]
+    return []
+
+
+DEPLOYED_BY_OIDC = [
+    answers
+    for answers in WITH_TERRAFORM
+    if PLAN["targets"][answers["deploy_target"]]["cloud"]
+    and PLAN["vendors"][answers["ci_provider"]]["oidc"][
+        PLAN["targets"][answers["deploy_target"]]["cloud"]
+    ]
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 point 1, not done: production is deployed by the release identity, "
+    "which main's runs and the staging environment reach too (no separate production identity)",
+)
+@pytest.mark.parametrize("answers", DEPLOYED_BY_OIDC, ids=combo_id)
+def test_production_is_deployed_only_from_the_production_environment(answers, render) -> None:
+    (cloud,) = clouds(answers)
+    module = Module(render(answers) / "infra" / cloud)
+    values = variable_values(module)
+    identities = READERS[cloud](module, values)
+    tokens = release_tokens_outside_production(answers["ci_provider"], values)
+    assert tokens
+    findings = [
+        f"{identity.address}, reached by {token['sub']}, may "
+        f"{sorted(p for p, _, _ in identity.grants if p in DEPLOYS)}"
+        for identity in identities.values()
+        if identity.federated and identity.admits
+        for token in tokens
+        if identity.admits(token) and any(p in DEPLOYS for p, _, _ in identity.grants)
+    ]
+    assert not findings, "\n".join(findings)
