@@ -190,6 +190,8 @@ SHARED_GROUPS = dict.fromkeys(
 )
 
 
+# tryfirst: xdist reads the groups in a hook of its own, registered before this file.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Render everything ahead only when the run reads every combination (test_render); keep
     each module, or group of modules sharing a session resource, in one process."""

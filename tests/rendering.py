@@ -93,8 +93,10 @@ class Renders:
         return self.done[k]
 
     def rendered(self) -> dict[tuple, Path]:
-        """Every set rendered so far (waiting for those already submitted)."""
-        for k in list(self.futures):
+        """Every set rendered so far (waiting for those already submitted). The pool renders
+        from the front of the queue; this process takes the sets it has not started from the
+        back, so both work until they meet."""
+        for k in reversed(list(self.futures)):
             self(dict(k))
         return dict(self.done)
 

@@ -43,6 +43,8 @@ AWS_READ = {
     "ecs:DescribeTaskDefinition",
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTargetGroups",
+    # The ServiceUrl tag: which URL (HTTPS when there is a certificate) to smoke-test.
+    "elasticloadbalancing:DescribeTags",
     "sagemaker:DescribeEndpoint",
     "sagemaker:DescribeEndpointConfig",
     "sagemaker:DescribeModel",
@@ -81,6 +83,9 @@ GCP_WRITE = {
     "roles/run.invoker",
     "roles/iam.serviceAccountUser",
     "roles/iam.serviceAccountTokenCreator",
+    # Mints identity tokens as the account (the deploy's smoke test of a private Cloud Run
+    # service): whoever holds it may call what the account may call.
+    "roles/iam.serviceAccountOpenIdTokenCreator",
     "roles/editor",
     "roles/owner",
 }
