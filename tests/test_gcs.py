@@ -173,7 +173,8 @@ def test_readme_tells_the_one_time_setup_and_the_ci_variables(vendor_project):
     vendor, project = vendor_project
     readme = (project / "README.md").read_text()
     assert "gs://ml-project-dvc/dvc" in readme
-    assert "gcloud storage buckets create gs://ml-project-tfstate" in readme
+    # The state bucket comes from the bootstrap module, not from hand-typed commands.
+    assert "terraform -chdir=infra/bootstrap/gcp apply" in readme
     assert "cd infra/gcp" in readme and "terraform output ci_variables" in readme
     assert "One-time cloud setup (AWS)" not in readme
     if not PLAN["vendors"][vendor]["oidc"]["gcp"]:
