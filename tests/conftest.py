@@ -236,6 +236,15 @@ def readme_command_1() -> str:
     return re.search(r"^# 1\..*?\n(.*?)\n\n", readme, re.MULTILINE | re.DOTALL).group(1)
 
 
+def readme_commands(readme: str) -> list[str]:
+    """Every command of a README's bash blocks, as written (a trailing `# ...` comment
+    dropped; a line ending in a backslash joined to the next)."""
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in lines]
+    return [c for c in commands if c and not c.startswith("#")]
+
+
 @pytest.fixture(scope="session")
 def readme_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(template, project): the root README's command 1 run exactly as written, in a clone of

@@ -1,19 +1,14 @@
 """The default answers give a repository whose whole pipeline runs on a laptop, no cloud:
-install, `make ci` (lint, tests, pipeline, gate), serving, and a gate that really fails."""
+install, `make ci` (lint, tests, pipeline, gate) and a gate that really fails (serving is
+the README test's, tests/test_readme_commands.py)."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import clean_env, git_commit_all, run
+from conftest import git_commit_all, run
 
 pytestmark = pytest.mark.e2e
 
@@ -38,46 +33,6 @@ def test_make_ci_runs_lint_tests_pipeline_and_gate(project: Path, ci_output: str
     assert (project / "models" / "model.onnx").exists()
     assert (project / "models" / "manifest.json").exists()
     assert (project / "dvc.lock").exists()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def served(project: Path, ci_output: str):
-    """`make serve` on a free loopback port, stopped after the test."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["make", "serve", f"PORT={port}"],
-        cwd=project,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def test_served_model_answers_health_and_predict(project: Path, served: str) -> None:
-    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
-    # The project's own smoke test: waits for /health, then posts a real record to /predict.
-    smoke = run(["uv", "run", "--frozen", "python", "-m", f"{package}.smoke", served], project)
-    assert "smoke test passed" in smoke.stdout
-    bad = urllib.request.Request(
-        f"{served}/predict",
-        data=json.dumps({"records": [{"mean_radius": "big"}]}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(bad, timeout=10)
-    assert refused.value.code == 422
 
 
 def edit_params(project: Path, edit) -> None:

@@ -1,14 +1,21 @@
 """The commands the READMEs tell a user to run work, run exactly as written: the root
-README's command 1 (render a project and run its CI), then, in that project, the rendered
-README's update command, which must find the template again from what command 1 recorded."""
+README's command 1 (render a project and run its CI), then, in that project, every command
+of the rendered README: serving, its smoke test, the benchmark, and the update command,
+which must find the template again from what command 1 recorded."""
 
+import json
+import os
 import re
+import signal
+import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import TEMPLATE, readme_command_1, run
+from conftest import TEMPLATE, clean_env, readme_command_1, readme_commands, run
 from template_clone import git
 
 
@@ -60,3 +67,53 @@ def test_command_1_then_the_rendered_update_command(
     assert "updated to v99.0.0" in done.stdout
     assert (project / "README.md").read_text().endswith("A line of the next release.\n")
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v99.0.0"
+
+
+@pytest.mark.e2e
+def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> None:
+    """The default project's README, command by command. The setup lines are command 1's
+    (the shared run), `make template-update` is the test above's; the rest run here. A
+    command the README gains fails this test until a test runs it."""
+    _, project = readme_run
+    commands = readme_commands((project / "README.md").read_text())
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    url = "http://127.0.0.1:8000"
+    setup = [c for c in commands if c in readme_command_1()]
+    assert setup == commands[:3]
+    assert setup[1:] == ["make install", "make ci"]
+    serve, bench, smoke, update = commands[3:]
+    assert (serve, bench, smoke, update) == (
+        "make serve",
+        "make bench",
+        f"uv run python -m {package}.smoke {url}",
+        "make template-update",
+    )
+
+    server = subprocess.Popen(
+        ["bash", "-c", serve],
+        cwd=project,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # The smoke test waits for /health, then posts a real record to /predict.
+        assert "smoke test passed" in run(["bash", "-c", smoke], project).stdout
+        bad = urllib.request.Request(
+            f"{url}/predict",
+            data=json.dumps({"records": [{"mean_radius": "big"}]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=10)
+        assert refused.value.code == 422
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    # `make bench` starts its own server on a free port and loads it with wrk.
+    numbers = json.loads(run(["bash", "-c", bench], project).stdout.strip().splitlines()[-1])
+    assert set(numbers) == {"ours_rps", "p50_ms", "p99_ms", "batch_rows_per_s", "image_mb"}
+    assert numbers["ours_rps"] > 0 and numbers["batch_rows_per_s"] > 0
+    assert 0 < numbers["p50_ms"] <= numbers["p99_ms"]
