@@ -212,7 +212,8 @@ def test_jobs_use_the_projects_python(expanded: dict, project: Path) -> None:
     version = stored_answers(project)["python_version"]
     for name in [*PR_JOBS, *RELEASE_JOBS, *RETRAIN_JOBS]:
         image = expanded[name]["image"]["name"]
-        assert re.fullmatch(rf"python:{re.escape(version)}\.\d+-bookworm", image), image
+        pinned = rf"python:{re.escape(version)}\.\d+-bookworm(@sha256:[0-9a-f]{{64}})?"
+        assert re.fullmatch(pinned, image), image
 
 
 def test_the_report_is_kept_and_posted_on_the_merge_request(expanded: dict) -> None:
