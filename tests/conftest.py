@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jinja2
@@ -124,9 +125,18 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else shutil.which(name) or name
 
 
+# Where the rendered projects' Python processes keep their bytecode. Some machines (this
+# one) set PYTHONDONTWRITEBYTECODE, and uv installs no bytecode: every process of a rendered
+# project then compiled scikit-learn, pandas and DVC from source again (a DVC stage took 7 s
+# instead of 2.5 s). Kept outside the projects, so that their trees stay as rendered.
+PYCACHE = Path(tempfile.gettempdir()) / "copier-mlops-pycache"
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for commands run inside a rendered project: no template venv leaks in."""
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    drop = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env["PATH"] = f"{TOOLS}{os.pathsep}{env.get('PATH', '')}"
     # DVC sends usage reports and checks for updates unless told not to: tests stay on loopback.
     env["DVC_NO_ANALYTICS"] = "1"
