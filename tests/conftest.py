@@ -125,18 +125,19 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else shutil.which(name) or name
 
 
-# Where the rendered projects' Python processes keep their bytecode. Some machines (this
-# one) set PYTHONDONTWRITEBYTECODE, and uv installs no bytecode: every process of a rendered
+# Where the Python processes the tests start keep their bytecode. Some machines (this one)
+# set PYTHONDONTWRITEBYTECODE, and uv installs no bytecode: every process of a rendered
 # project then compiled scikit-learn, pandas and DVC from source again (a DVC stage took 7 s
-# instead of 2.5 s). Kept outside the projects, so that their trees stay as rendered.
+# instead of 2.5 s). Kept outside the projects, so that their trees stay as rendered. Every
+# process started from here on inherits it (rendered projects, Copier, render processes).
 PYCACHE = Path(tempfile.gettempdir()) / "copier-mlops-pycache"
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for commands run inside a rendered project: no template venv leaks in."""
-    drop = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     env["PATH"] = f"{TOOLS}{os.pathsep}{env.get('PATH', '')}"
     # DVC sends usage reports and checks for updates unless told not to: tests stay on loopback.
     env["DVC_NO_ANALYTICS"] = "1"
