@@ -200,6 +200,13 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
             assert job["condition"] == "ne(variables['AWS_ROLE_ARN'], '')"
             if stage["env"]:
                 assert make_steps(job)[0]["env"] == AWS_ENV
+            # ECR: the Makefile's registry-login as the CI role, just before the build.
+            logins = registry_logins(job)
+            assert [login["env"] for login in logins] == ([] if stage["env"] else [AWS_ENV])
+            if logins:
+                targets = [command(s) for s in steps(job) if command(s).startswith("make ")]
+                build = next(i for i, c in enumerate(targets) if c.startswith("make build"))
+                assert targets[build - 1] == 'make registry-login REGISTRY="$REGISTRY"'
         else:
             assert job["condition"] == "ne(variables['REGISTRY'], '')"
             # Docker logs in with the Makefile's registry-login just before the build.

@@ -15,7 +15,6 @@ from conftest import (
     DATA_CLOUDS,
     PLAN,
     STAGES,
-    TARGET_CLOUDS,
     TEMPLATE,
     TOOLS,
     git_commit_all,
@@ -275,18 +274,11 @@ def test_releases_push_to_the_registry_of_the_deploy_target(expanded: dict, proj
         else:
             # REGISTRY is a CI/CD variable from `terraform output ci_variables`.
             assert "REGISTRY" not in job["variables"]
-            on_aws = TARGET_CLOUDS[deploy] == "aws"
-            assert login == (
-                []
-                if stage["env"] or not on_aws
-                else [
-                    "uv tool run --from awscli aws ecr get-login-password"
-                    ' | docker login --username AWS --password-stdin "$REGISTRY"'
-                ]
-            )
-            # Artifact Registry and ACR: the project's own login, with the job's credentials.
+            assert login == []
+            # ECR, Artifact Registry and ACR: the project's own login, with the job's
+            # credentials, just before the build.
             logins = [line for line in job["script"] if line.startswith("make registry-login")]
-            if on_aws or stage["env"]:
+            if stage["env"]:
                 assert logins == []
             else:
                 assert logins == ['make registry-login REGISTRY="$REGISTRY"']

@@ -224,7 +224,13 @@ def test_credentials_come_from_the_jenkins_store(project: Path) -> None:
         expected |= {"registry", "kubeconfig"}
         assert text.count("KUBECONFIG = credentials('kubeconfig')") == 3
     elif service_cloud == "aws":
-        assert "aws ecr get-login-password | docker login --username AWS" in text
+        # ECR: the project's own login as the CI role, right before the build, in one
+        # asCiRole call; the deploy, which pushes nothing, logs in nowhere.
+        assert "get-login-password" not in text
+        build = 'make build REGISTRY="$REGISTRY" TAG="$GIT_COMMIT"'
+        login = 'make registry-login REGISTRY="$REGISTRY"'
+        assert text.count(login) == 1
+        assert f"sh asCiRole('''\n{login}\n{build}\n''')" in re.sub(r"\n\s+", "\n", text)
     else:
         # Artifact Registry / ACR: the project's own login, right before the build.
         login = """sh 'make registry-login REGISTRY="$REGISTRY"'"""

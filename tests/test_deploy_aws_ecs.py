@@ -1,14 +1,18 @@
 """deploy/aws_ecs.py of a rendered aws_ecs project, against moto's in-process AWS: it finds
 the service and load balancer that infra/aws names, releases an image as a new
-task-definition revision, and restores the previous one.
+task-definition revision, and restores the previous one; `login` logs docker in to the
+account's ECR registry with the password on docker's stdin only.
 """
 
 import importlib.util
+import runpy
+import sys
 from pathlib import Path
 
 import boto3
 import copier
 import pytest
+from fake_docker import FakeDocker
 
 moto = pytest.importorskip("moto")
 
@@ -225,3 +229,53 @@ def test_region_comes_from_the_environment_first(script, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.REGION == "ap-southeast-2"
+
+
+# moto's ECR answers GetAuthorizationToken for its account, 123456789012, with the token
+# base64("AWS:<account>-auth-token") and that account's registry in the client's region.
+OWN_REGISTRY = f"123456789012.dkr.ecr.{REGION}.amazonaws.com"
+ECR_PASSWORD = "123456789012-auth-token"
+
+
+def test_login_pipes_the_ecr_password_to_docker_login_only(
+    aws_ecs, script, tmp_path, monkeypatch, capfd
+):
+    """`make registry-login` (`python deploy/aws_ecs.py login REGISTRY`): the password of
+    the authorization token reaches docker on its stdin, never its arguments or the log."""
+    docker = FakeDocker(tmp_path, monkeypatch)
+    monkeypatch.setattr(sys, "argv", [str(script), "login", OWN_REGISTRY])
+    runpy.run_path(str(script), run_name="__main__")
+    assert docker.args == ["login", OWN_REGISTRY, "--username", "AWS", "--password-stdin"]
+    assert docker.stdin == ECR_PASSWORD
+    out, err = capfd.readouterr()
+    assert ECR_PASSWORD not in out + err
+
+
+def test_login_takes_the_host_of_a_repository_url(aws_ecs, tmp_path, monkeypatch):
+    docker = FakeDocker(tmp_path, monkeypatch)
+    aws_ecs.login(f"{OWN_REGISTRY}/fraud-model")
+    assert docker.args[1] == OWN_REGISTRY
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "210987654321.dkr.ecr.eu-west-1.amazonaws.com",  # another account
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",  # another region
+        "ghcr.io/acme",  # not ECR
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example",
+    ],
+)
+def test_login_refuses_a_registry_outside_the_accounts_ecr(
+    aws_ecs, registry, tmp_path, monkeypatch
+):
+    docker = FakeDocker(tmp_path, monkeypatch)
+    with pytest.raises(SystemExit, match=f"is not in this account's ECR registry in {REGION}"):
+        aws_ecs.login(registry)
+    assert not docker.called
+
+
+def test_login_without_a_registry_prints_the_usage(script, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(script), "login"])
+    with pytest.raises(SystemExit, match="usage: python deploy/aws_ecs.py login REGISTRY"):
+        runpy.run_path(str(script), run_name="__main__")

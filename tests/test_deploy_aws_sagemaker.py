@@ -1,7 +1,8 @@
 """deploy/aws_sagemaker.py of a rendered aws_sagemaker project, against moto's in-process AWS:
 it finds the endpoint that infra/aws names, releases an image as a new model and endpoint
 configuration copied from the running ones, updates the endpoint blue/green with the
-environment's rollback alarms, smoke-tests it through sagemaker-runtime, and restores.
+environment's rollback alarms, smoke-tests it through sagemaker-runtime, and restores;
+`login` logs docker in to the account's ECR registry.
 
 moto (5.2) has no UpdateEndpoint. Its stand-in below is registered on the deploy module's
 SageMaker client for that one operation: botocore has already validated the request
@@ -21,6 +22,7 @@ import copier
 import pytest
 import requests
 from botocore.awsrequest import AWSResponse
+from fake_docker import FakeDocker
 
 moto = pytest.importorskip("moto")
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
@@ -306,3 +308,20 @@ def test_rollout_restores_the_previous_configuration_when_the_smoke_test_fails(
 def test_region_comes_from_the_environment_first(script, package, monkeypatch):
     monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
     assert load(script, "aws_sagemaker_region").REGION == "ap-southeast-2"
+
+
+def test_login_pipes_the_ecr_password_to_docker_login_only(
+    aws_sagemaker, tmp_path, monkeypatch, capfd
+):
+    """`make registry-login`: the account's ECR registry, the password of moto's token
+    (base64 "AWS:<account>-auth-token") on docker's stdin only; any other registry refused."""
+    docker = FakeDocker(tmp_path, monkeypatch)
+    with pytest.raises(SystemExit, match="is not in this account's ECR registry"):
+        aws_sagemaker.login("210987654321.dkr.ecr.eu-west-1.amazonaws.com")
+    assert not docker.called
+    registry = REPOSITORY.split("/")[0]
+    aws_sagemaker.login(registry)
+    assert docker.args == ["login", registry, "--username", "AWS", "--password-stdin"]
+    assert docker.stdin == f"{DEFAULT_ACCOUNT_ID}-auth-token"
+    out, err = capfd.readouterr()
+    assert docker.stdin not in out + err
