@@ -4,9 +4,15 @@ Terraform (infra/aws) creates the cluster and one service per environment, named
 CLUSTER and CLUSTER-<env>, each behind its own load balancer. A release registers a new
 task-definition revision that differs from the latest one only in the image of the
 container named CONTAINER, and points the service at it.
+
+`python deploy/aws_ecs.py login REGISTRY` (`make registry-login`) logs docker in to the
+ECR registry REGISTRY with this shell's AWS credentials.
 """
 
+import base64
 import os
+import subprocess
+import sys
 
 import boto3
 
@@ -89,3 +95,33 @@ def endpoint(env: str) -> str:
 def restore(env: str, previous: str) -> None:
     """Run the task definition `previous` in `env` again."""
     _deploy(env, previous)
+
+
+def login(registry: str) -> None:
+    """docker login to REGISTRY's host, which must be this account's ECR registry in REGION,
+    with an authorization token of this shell's AWS credentials (valid 12 hours). The
+    password reaches docker on its stdin only."""
+    host = registry.split("/", 1)[0]
+    ecr = boto3.client("ecr", region_name=REGION)
+    (authorization,) = ecr.get_authorization_token()["authorizationData"]
+    own = authorization["proxyEndpoint"].removeprefix("https://")
+    if host != own:
+        raise SystemExit(
+            f"REGISTRY {registry!r} is not in this account's ECR registry in {REGION} ({own}):"
+            " set it to the output ecr_registry of infra/aws"
+        )
+    # The token is base64 of "AWS:<password>".
+    token = base64.b64decode(authorization["authorizationToken"]).decode()
+    username, _, password = token.partition(":")
+    subprocess.run(
+        ["docker", "login", host, "--username", username, "--password-stdin"],
+        input=password,
+        text=True,
+        check=True,
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "login":
+        sys.exit("usage: python deploy/aws_ecs.py login REGISTRY")
+    login(sys.argv[2])
