@@ -6,6 +6,7 @@ history, posts the report on the pull request with the pipeline's own token, and
 credentials from secret variables only."""
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from conftest import (
     STAGES,
+    run,
     stored_answers,
     vendor_answer_sets,
 )
@@ -23,11 +25,7 @@ MAKE = re.compile(r"^make ([\w-]+)(.*)$")
 DEPLOY_TEMPLATE = ".azure-pipelines/deploy.yml"
 PARAMETER = re.compile(r"\$\{\{ parameters\.(\w+) \}\}")
 NOT_RETRAINING = "and(ne(variables['Build.Reason'], 'Schedule'), not(${{ parameters.retrain }}))"
-AWS_ENV = {
-    "AWS_PROFILE": "ci",
-    "AWS_ACCESS_KEY_ID": "$(AWS_CI_ACCESS_KEY_ID)",
-    "AWS_SECRET_ACCESS_KEY": "$(AWS_CI_SECRET_ACCESS_KEY)",
-}
+AWS_ENV = {"AWS_PROFILE": "ci"}
 KEYS_ENV = {
     "AWS_ACCESS_KEY_ID": "$(AWS_ACCESS_KEY_ID)",
     "AWS_SECRET_ACCESS_KEY": "$(AWS_SECRET_ACCESS_KEY)",
@@ -327,8 +325,47 @@ def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
             uses_role = any(s.get("env", {}).get("AWS_PROFILE") == "ci" for s in steps(job))
             assert bool(profile) == uses_role
             if profile:
-                assert "credential_source = Environment" in profile[0]["script"]
                 assert given["aws_region"] in profile[0]["script"]
+                assert profile[0]["env"] == {
+                    "AWS_CI_ACCESS_KEY_ID": "$(AWS_CI_ACCESS_KEY_ID)",
+                    "AWS_CI_SECRET_ACCESS_KEY": "$(AWS_CI_SECRET_ACCESS_KEY)",
+                }
+
+
+def test_steps_with_the_ci_profile_act_as_the_role_not_as_the_user(render, tmp_path) -> None:
+    """The AWS profile step run as written (its secret variables given), then the SDK in a
+    step's env: the credentials it resolves are the role's (assume-role), not the IAM user's
+    key, whose only right is to assume that role."""
+    answers = next(
+        a
+        for a in ANSWER_SETS.values()
+        if (a.get("data_store"), a.get("deploy_target")) == ("s3", "aws_ecs")
+    )
+    project = render(answers)
+    (profile,) = {
+        s["script"]: s
+        for stage in config(project)["stages"]
+        for job in stage["jobs"]
+        for s in steps(job)
+        if s.get("displayName") == "AWS profile"
+    }.values()
+    secrets = {"AWS_CI_ACCESS_KEY_ID": "AKIAUSERKEY", "AWS_CI_SECRET_ACCESS_KEY": "user-secret"}
+    role = "arn:aws:iam::123456789012:role/ml-project-ci"
+    run(
+        ["bash", "-c", profile["script"]],
+        tmp_path,
+        HOME=str(tmp_path),
+        AWS_ROLE_ARN=role,
+        **secrets,
+    )
+    assert oct((tmp_path / ".aws" / "credentials").stat().st_mode & 0o777) == "0o600"
+    resolve = (
+        "import boto3; c = boto3.Session().get_credentials(); "
+        "print(c.method, boto3.Session()._session.get_scoped_config()['role_arn'])"
+    )
+    step_env = {"HOME": str(tmp_path), **AWS_ENV}
+    found = run([sys.executable, "-c", resolve], tmp_path, **step_env).stdout.split()
+    assert found == ["assume-role", role]
 
 
 def test_no_secret_value_is_rendered(project: Path) -> None:
