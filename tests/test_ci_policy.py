@@ -511,7 +511,9 @@ def on_production(resources: str) -> bool:
 
 
 def production_deploys(identity: Identity) -> list[str]:
-    return sorted(p for p, resources in identity.scopes if p in DEPLOYS and on_production(resources))
+    return sorted(
+        p for p, resources in identity.scopes if p in DEPLOYS and on_production(resources)
+    )
 
 
 def audience(vendor: str, cloud: str, values: dict, production: bool = False) -> str:
@@ -598,35 +600,15 @@ def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
 
 
 def production_token(vendor: str, values: dict) -> dict:
-    """The token of the production environment's deploy job."""
-    repo = values["repository_path"]
+    """The token of the production environment's deploy job: main's, with what tells the
+    production environment apart."""
+    main = release_tokens_outside_production(vendor, values)[0]
     if vendor == "github_actions":
-        return {
-            "sub": f"repo:{repo}:environment:production",
-            "repository": repo,
-            "ref": "refs/heads/main",
-        }
+        return {**main, "sub": f"repo:{values['repository_path']}:environment:production"}
     if vendor == "gitlab_ci":
-        return {
-            "sub": f"project_path:{repo}:ref_type:branch:ref:main",
-            "project_path": repo,
-            "ref": "main",
-            "ref_type": "branch",
-            "ref_protected": "true",
-            "pipeline_source": "push",
-            "environment": "production",
-            "environment_protected": "true",
-        }
+        return {**main, "environment": "production", "environment_protected": "true"}
     if vendor == "circleci":
-        origin = f"github.com/{repo}"
-        return {
-            "sub": f"org/{values['circleci_org_id']}/project/5b1c/user/9a7e"
-            f"/vcs-origin/{origin}/vcs-ref/refs/heads/main",
-            "oidc.circleci.com/project-id": "5b1c",
-            "oidc.circleci.com/vcs-origin": origin,
-            "oidc.circleci.com/vcs-ref": "refs/heads/main",
-            "oidc.circleci.com/context-ids": [values["circleci_production_context_id"]],
-        }
+        return {**main, "oidc.circleci.com/context-ids": [values["circleci_production_context_id"]]}
     if vendor == "bitbucket_pipelines":
         return {
             "sub": f"{{{values['bitbucket_repository_uuid']}}}"
