@@ -354,7 +354,10 @@ def test_google_cloud_and_azure_are_reached_through_gitlab_oidc_where_needed(
         if cloud == "gcp":
             assert job["variables"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/tmp/gcp-credentials.json"
         if cloud == "azure":
-            assert job["id_tokens"]["AZURE_ID_TOKEN"] == {"aud": "api://AzureADTokenExchange"}
+            # The production job asks for the audience only the production identity accepts.
+            audience = PLAN["vendors"]["gitlab_ci"]["trust"]["azure"]["production_audience"]
+            expected = audience if name == "production" else "api://AzureADTokenExchange"
+            assert job["id_tokens"]["AZURE_ID_TOKEN"] == {"aud": expected}
             assert job["variables"]["AZURE_FEDERATED_TOKEN_FILE"].startswith("/tmp/")
         if cloud in tokens:
             script = job["before_script"]

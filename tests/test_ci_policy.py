@@ -385,6 +385,7 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
         audience = body["audience"]
         if reference(audience, "local"):
             audience = local[reference(audience, "local")]
+        (audience,) = audience  # Entra ID takes one audience per credential
         for_each = body.get("for_each")
         if for_each is None:
             subjects[owner].add((substitute(body["subject"], values), audience))

@@ -206,7 +206,7 @@ def test_ci_may_do_exactly_what_the_deploy_module_calls(project, aws):
         assert granted >= {"sagemaker:UpdateEndpoint", "sagemaker:InvokeEndpoint"}
 
         endpoint = statements[f"The{env.capitalize()}Endpoint"]["resources"]
-        assert endpoint == f'${{[aws_sagemaker_endpoint.this["{env}"].arn]}}'
+        assert endpoint == [f'${{aws_sagemaker_endpoint.this["{env}"].arn}}']
         for sid, kind in (("ItsConfigurations", "endpoint-config"), ("ItsModels", "model")):
             (pattern,) = re.findall(r":(\S+)/", statements[sid]["resources"])
             assert pattern == kind
