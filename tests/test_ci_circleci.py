@@ -138,7 +138,12 @@ def test_release_runs_on_main_and_production_waits_for_an_approval(project: Path
         name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
         invocations[name] = body
     assert invocations["approve-production"] == {"type": "approval", "requires": ["staging"]}
-    assert invocations["production"] == {"requires": ["approve-production"]}
+    production = {"requires": ["approve-production"]}
+    service = stored_answers(project)["deploy_cloud"]
+    if service and PLAN["vendors"]["circleci"]["oidc"][service]:
+        # The production identity's variable is in the restricted production context.
+        production["context"] = "ml-project-production"
+    assert invocations["production"] == production
     assert invocations["staging"] == {"requires": ["package"]}
     for stage in STAGES.release_stages:
         job = cfg["jobs"][stage["name"]]
