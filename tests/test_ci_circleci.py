@@ -322,7 +322,11 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
     text = path.read_text()
     assert 'url            = "https://oidc.circleci.com/org/${var.circleci_org_id}"' in text
     assert 'variable = "oidc.circleci.com/org/${var.circleci_org_id}:sub"' in text
-    assert "client_id_list = [var.circleci_org_id]" in text
+    # With a service on AWS, the production role's audience too (the trust table).
+    production = given["deploy_cloud"] == "aws"
+    audience = PLAN["vendors"]["circleci"]["trust"]["aws"]["production_audience"]
+    clients = f'[var.circleci_org_id, "{audience}"]' if production else "[var.circleci_org_id]"
+    assert f"client_id_list = {clients}" in text
     variables = (project / "infra" / "aws" / "variables.tf").read_text()
     assert f'default     = "{given["circleci_org_id"]}"' in variables
     # The release role: jobs on main only (the pull-request role, where the DVC remote is
