@@ -244,8 +244,9 @@ resource "google_cloud_run_v2_service_iam_member" "public" {
   member   = "allUsers"
 }
 
-# CI deploys: reads and updates each service with the service account of its environment (new revisions, traffic),
-# and runs their revisions as the app's service accounts, which needs actAs on them.
+# CI deploys: each service account reads and updates the service of its environment (new
+# revisions, traffic), and runs its revisions as the app's service account, which needs
+# actAs on it.
 resource "google_cloud_run_v2_service_iam_member" "ci_deploy" {
   for_each = toset(["staging"])
 
