@@ -208,12 +208,13 @@ def test_ci_may_do_exactly_what_the_deploy_module_calls(project, aws):
         endpoint = statements[f"The{env.capitalize()}Endpoint"]["resources"]
         assert endpoint == [f'${{aws_sagemaker_endpoint.this["{env}"].arn}}']
         for sid, kind in (("ItsConfigurations", "endpoint-config"), ("ItsModels", "model")):
-            (pattern,) = re.findall(r":(\S+)/", statements[sid]["resources"])
+            (resource,) = statements[sid]["resources"]
+            (pattern,) = re.findall(r":([\w-]+)/", resource)
             assert pattern == kind
-            assert f'${{local.endpoint_names["{env}"]}}-*' in statements[sid]["resources"]
+            assert resource.endswith(f'${{local.endpoint_names["{env}"]}}-*')
         pass_role = statements["PassTheExecutionRole"]
         assert pass_role["actions"] == ["iam:PassRole"]
-        assert f'aws_iam_role.sagemaker_execution["{env}"].arn' in pass_role["resources"]
+        assert pass_role["resources"] == [f'${{aws_iam_role.sagemaker_execution["{env}"].arn}}']
         assert pass_role["condition"] == [
             {
                 "test": "StringEquals",
