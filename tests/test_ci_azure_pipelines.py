@@ -102,7 +102,14 @@ def test_every_environment_deploys_with_the_one_stage_template(project: Path) ->
         assert deploy["parameters"]["dependsOn"] == previous
         previous = stage["name"]
     template = yaml.safe_load((project / DEPLOY_TEMPLATE).read_text())
-    assert [p["name"] for p in template["parameters"]] == ["environment", "dependsOn", "script"]
+    # On Azure each environment deploys with its own identity's service connection.
+    connection = ["serviceConnection"] if stored_answers(project)["deploy_cloud"] == "azure" else []
+    assert [p["name"] for p in template["parameters"]] == [
+        "environment",
+        "dependsOn",
+        "script",
+        *connection,
+    ]
     (stage,) = template["stages"]
     (job,) = stage["jobs"]
     assert job["environment"] == "${{ parameters.environment }}"
@@ -215,10 +222,12 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
                 build = next(i for i, c in enumerate(targets) if c.startswith("make build"))
                 assert targets[build - 1] == 'make registry-login REGISTRY="$REGISTRY"'
             if given["deploy_cloud"] == "azure":
-                # Every make call of a release runs signed in to Azure.
+                # Every make call of a release runs signed in to Azure: production with the
+                # production identity's service connection, the others with the release one.
+                suffix = "-production" if stage["name"] == "production" else ""
                 for step in make_steps(job) + logins:
                     assert step["task"] == "AzureCLI@2"
-                    assert step["inputs"]["azureSubscription"] == "ml-project-azure"
+                    assert step["inputs"]["azureSubscription"] == f"ml-project-azure{suffix}"
             else:
                 key = [s for s in steps(job) if s.get("task") == "DownloadSecureFile@1"]
                 assert key[0]["inputs"] == {"secureFile": "gcp-ci-key.json"}

@@ -138,7 +138,12 @@ def test_release_runs_on_main_and_production_waits_for_an_approval(project: Path
         name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
         invocations[name] = body
     assert invocations["approve-production"] == {"type": "approval", "requires": ["staging"]}
-    assert invocations["production"] == {"requires": ["approve-production"]}
+    production = {"requires": ["approve-production"]}
+    service = stored_answers(project)["deploy_cloud"]
+    if service and PLAN["vendors"]["circleci"]["oidc"][service]:
+        # The production identity's variable is in the restricted production context.
+        production["context"] = "ml-project-production"
+    assert invocations["production"] == production
     assert invocations["staging"] == {"requires": ["package"]}
     for stage in STAGES.release_stages:
         job = cfg["jobs"][stage["name"]]
@@ -320,7 +325,11 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
     text = path.read_text()
     assert 'url            = "https://oidc.circleci.com/org/${var.circleci_org_id}"' in text
     assert 'variable = "oidc.circleci.com/org/${var.circleci_org_id}:sub"' in text
-    assert "client_id_list = [var.circleci_org_id]" in text
+    # With a service on AWS, the production role's audience too (the trust table).
+    production = given["deploy_cloud"] == "aws"
+    audience = PLAN["vendors"]["circleci"]["trust"]["aws"]["production_audience"]
+    clients = f'[var.circleci_org_id, "{audience}"]' if production else "[var.circleci_org_id]"
+    assert f"client_id_list = {clients}" in text
     variables = (project / "infra" / "aws" / "variables.tf").read_text()
     assert f'default     = "{given["circleci_org_id"]}"' in variables
     # The release role: jobs on main only (the pull-request role, where the DVC remote is

@@ -303,7 +303,10 @@ def test_aws_is_reached_through_gitlab_oidc_exactly_where_needed(
             needs_aws = service_on_aws or (not release["env"] and dvc_on_aws)
         assert ("AWS_ID_TOKEN" in job.get("id_tokens", {})) == needs_aws, name
         if needs_aws:
-            assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}
+            # The production job asks for the audience only the production role accepts.
+            production = PLAN["vendors"]["gitlab_ci"]["trust"]["aws"]["production_audience"]
+            audience = production if name == "production" else "sts.amazonaws.com"
+            assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": audience}}
             token_file = job["variables"]["AWS_WEB_IDENTITY_TOKEN_FILE"]
             write = 'printf \'%s\' "$AWS_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"'
             assert job["before_script"].index(write) < job["before_script"].index("make install")
@@ -347,7 +350,10 @@ def test_google_cloud_and_azure_are_reached_through_gitlab_oidc_where_needed(
         if cloud == "gcp":
             assert job["variables"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/tmp/gcp-credentials.json"
         if cloud == "azure":
-            assert job["id_tokens"]["AZURE_ID_TOKEN"] == {"aud": "api://AzureADTokenExchange"}
+            # The production job asks for the audience only the production identity accepts.
+            audience = PLAN["vendors"]["gitlab_ci"]["trust"]["azure"]["production_audience"]
+            expected = audience if name == "production" else "api://AzureADTokenExchange"
+            assert job["id_tokens"]["AZURE_ID_TOKEN"] == {"aud": expected}
             assert job["variables"]["AZURE_FEDERATED_TOKEN_FILE"].startswith("/tmp/")
         if cloud in tokens:
             script = job["before_script"]
@@ -390,7 +396,9 @@ def test_gitlab_trusts_only_this_project_in_terraform(project: Path) -> None:
     assert sorted(p.name for p in infra.glob("ci*.tf")) == ["ci.tf"]
     text = (infra / "ci.tf").read_text()
     assert 'default     = "https://gitlab.com"' in (infra / "variables.tf").read_text()
-    assert 'client_id_list = ["sts.amazonaws.com"]' in text
+    production = PLAN["vendors"]["gitlab_ci"]["trust"]["aws"]["production_audience"]
+    clients = ["sts.amazonaws.com"] + ([production] if given["deploy_cloud"] == "aws" else [])
+    assert f"client_id_list = {json.dumps(clients, separators=(', ', ':'))}" in text
     assert 'variable = "${trimprefix(var.gitlab_url, "https://")}:aud"' in text
     # The release role: pipelines of main only (test_ci_policy.py checks the rest).
     assert 'values   = ["project_path:${var.repository_path}:ref_type:branch:ref:main"]' in text

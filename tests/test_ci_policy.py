@@ -25,7 +25,9 @@ WITH_TERRAFORM = [answers for answers in COMBINATIONS if clouds(answers)]
 # Values for the inputs that have no default (the user gives them at `terraform apply`).
 NO_DEFAULT = {
     "bitbucket_repository_uuid": "0c6f2a1e-8d4b-4e6f-a1b2-c3d4e5f60718",
+    "bitbucket_production_environment_uuid": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
     "azure_devops_organization_id": "7e0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+    "circleci_production_context_id": "9c8b7a6f-5e4d-4c3b-a291-0f1e2d3c4b5a",
 }
 
 # --- What each permission does -------------------------------------------------------------
@@ -207,6 +209,8 @@ class Identity:
     federated: bool
     admits: object = None  # token claims -> bool
     grants: set = field(default_factory=set)  # (permission, kind, granted by)
+    # The resources each permission is granted on, as the Terraform writes them.
+    scopes: set = field(default_factory=set)  # (permission, resources)
 
 
 def reference(value: str, prefix: str) -> str | None:
@@ -256,17 +260,24 @@ def aws_identities(module: Module, values: dict) -> dict[str, Identity]:
         for statement in trust["statement"]:
             principal = statement["principals"][0]
             if principal["type"] == "Federated":
-                subs = [c for c in statement.get("condition", []) if c["variable"].endswith(":sub")]
+                conditions = [
+                    (c, claim)
+                    for c in statement.get("condition", [])
+                    for claim in ("sub", "aud")
+                    if c["variable"].endswith(f":{claim}")
+                ]
+                assert len(conditions) == len(statement["condition"]), statement["condition"]
+                assert all(c["test"] in ("StringLike", "StringEquals") for c, _ in conditions)
 
-                def admits(token, subs=subs):
+                def admits(token, conditions=conditions):
                     return all(
                         any(
-                            fnmatch.fnmatchcase(token["sub"], substitute(v, values))
+                            fnmatch.fnmatchcase(token[claim], substitute(v, values))
                             if c["test"] == "StringLike"
-                            else token["sub"] == substitute(v, values)
+                            else token[claim] == substitute(v, values)
                             for v in c["values"]
                         )
-                        for c in subs
+                        for c, claim in conditions
                     )
 
                 identities[name] = Identity(f"aws_iam_role.{name}", True, admits)
@@ -288,6 +299,7 @@ def aws_identities(module: Module, values: dict) -> dict[str, Identity]:
             for action in statement["actions"]:
                 kind_ = classify(action, AWS_READ, AWS_WRITE)
                 identities[role].grants.add((action, kind_, f"aws_iam_role_policy.{name}"))
+                identities[role].scopes.add((action, str(statement["resources"])))
     assert not [
         (kind, name)
         for (kind, name), body in module.resources().items()
@@ -346,6 +358,7 @@ def gcp_identities(module: Module, values: dict) -> dict[str, Identity]:
                 identities[account].grants.add(
                     (body["role"], classify(body["role"], GCP_READ, GCP_WRITE), f"{kind}.{name}")
                 )
+                identities[account].scopes.add((body["role"], str(body)))
     assert not [
         name
         for (kind, name), body in resources.items()
@@ -363,25 +376,31 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
             identities[name] = Identity(f"azurerm_user_assigned_identity.{name}", True, admits=None)
         if kind == "azuread_service_principal":
             identities[name] = Identity(f"azuread_service_principal.{name}", False)
-    subjects: dict[str, set[str]] = {name: set() for name in identities}
+    # (subject, audience) of every federated credential, by identity.
+    subjects: dict[str, set[tuple[str, str]]] = {name: set() for name in identities}
     for (kind, _), body in resources.items():
         if kind != "azurerm_federated_identity_credential":
             continue
         owner = reference(body["user_assigned_identity_id"], "azurerm_user_assigned_identity")
+        audience = body["audience"]
+        if reference(audience, "local"):
+            audience = local[reference(audience, "local")]
+        (audience,) = audience  # Entra ID takes one audience per credential
         for_each = body.get("for_each")
         if for_each is None:
-            subjects[owner].add(substitute(body["subject"], values))
+            subjects[owner].add((substitute(body["subject"], values), audience))
         elif reference(for_each, "local"):
             subjects[owner] |= {
-                substitute(s, values) for s in local[reference(for_each, "local")].values()
+                (substitute(s, values), audience)
+                for s in local[reference(for_each, "local")].values()
             }
         else:
             for branch in values[reference(for_each, "var")]:
-                subjects[owner].add(substitute(body["subject"], values, each=branch))
+                subjects[owner].add((substitute(body["subject"], values, each=branch), audience))
     for name, identity in identities.items():
         if identity.federated:
             identity.admits = lambda token, allowed=frozenset(subjects[name]): (
-                token["sub"] in allowed
+                (token["sub"], token["aud"]) in allowed
             )
     principals = {
         local_name: reference(value, "azurerm_user_assigned_identity")
@@ -403,6 +422,7 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
             identities[owner].grants.add(
                 (role, classify(role, AZURE_READ, AZURE_WRITE), f"{kind}.{name}")
             )
+            identities[owner].scopes.add((role, str(body["scope"])))
         else:
             definition = definitions[
                 reference(body["role_definition_id"], "azurerm_role_definition")
@@ -412,6 +432,7 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
                     identities[owner].grants.add(
                         (action, azure_action_kind(action), f"{kind}.{name}")
                     )
+                    identities[owner].scopes.add((action, str(body["scope"])))
     return identities
 
 
@@ -430,7 +451,16 @@ def case(request, render):
 
 def test_no_identity_a_pull_request_reaches_can_write(case) -> None:
     answers, project, identities, values = case
-    tokens = pull_request_tokens(answers["ci_provider"], values, project)
+    (cloud,) = clouds(answers)
+    vendor = answers["ci_provider"]
+    # A pull request's job may ask for any audience, the production deploy's too.
+    tokens = [
+        token
+        for production in (False, True)
+        for token in with_audience(
+            pull_request_tokens(vendor, values, project), vendor, cloud, values, production
+        )
+    ]
     findings = []
     for identity in identities.values():
         if not identity.federated or identity.admits is None:
@@ -466,7 +496,7 @@ def test_pull_request_identity_reads_the_dvc_remote_only(case) -> None:
     assert {by.split(".")[1] for _, _, by in grants} == {"ci_pr_dvc"}, grants
 
 
-# What deploys a service: the grants whose resources include both environments' services.
+# What deploys a service.
 DEPLOYS = {
     "ecs:UpdateService",
     "sagemaker:UpdateEndpoint",
@@ -475,9 +505,44 @@ DEPLOYS = {
 }
 
 
+def on_production(resources: str) -> bool:
+    """Whether resources, as the Terraform writes them, include the production service:
+    those that name environments ("staging", "production") include it when they name it;
+    any other (every environment through local.environments, the resource group, "*")
+    includes it."""
+    named = set(re.findall(r'\[\\?"(staging|production)\\?"\]', resources))
+    return "production" in named if named else True
+
+
+def production_deploys(identity: Identity) -> list[str]:
+    return sorted(
+        p for p, resources in identity.scopes if p in DEPLOYS and on_production(resources)
+    )
+
+
+def audience(vendor: str, cloud: str, values: dict, production: bool = False) -> str:
+    """The aud of the tokens a vendor's jobs present to a cloud: the vendor's (trust table),
+    or the one only its production job asks for, where it has one."""
+    trust = PLAN["vendors"][vendor]["trust"]
+    if cloud == "azure":
+        default = "api://AzureADTokenExchange"
+        return trust["azure"].get("production_audience", default) if production else default
+    if cloud != "aws":
+        return ""  # Google's provider checks its allowed audiences, the same for every job
+    value = trust["aws"].get("production_audience") if production else None
+    value = value or trust["aws"]["audience"]
+    return str(values[value["var"]]) if isinstance(value, dict) else substitute(value, values)
+
+
+def with_audience(tokens: list[dict], vendor: str, cloud: str, values: dict, production=False):
+    if not PLAN["vendors"][vendor]["oidc"][cloud]:
+        return tokens
+    return [{"aud": audience(vendor, cloud, values, production), **token} for token in tokens]
+
+
 def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
-    """Tokens of trusted runs that are not the production environment's: a push to main, a
-    staging deploy."""
+    """Tokens of trusted runs that are not the production environment's deploy: a push to
+    main, a staging deploy, the scheduled monitor."""
     repo = values["repository_path"]
     if vendor == "github_actions":
         return [
@@ -494,12 +559,24 @@ def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
         ]
     if vendor == "gitlab_ci":
         claims = {
+            "sub": f"project_path:{repo}:ref_type:branch:ref:main",
             "project_path": repo,
             "ref": "main",
             "ref_type": "branch",
             "ref_protected": "true",
+            "pipeline_source": "push",
         }
-        return [{"sub": f"project_path:{repo}:ref_type:branch:ref:main", **claims}]
+        return [
+            claims,
+            {**claims, "environment": "staging", "environment_protected": "true"},
+            # The scheduled monitor accesses the production environment without deploying.
+            {
+                **claims,
+                "pipeline_source": "schedule",
+                "environment": "production",
+                "environment_protected": "true",
+            },
+        ]
     if vendor == "circleci" and "circleci_org_id" in values:
         origin = f"github.com/{repo}"
         return [
@@ -509,6 +586,7 @@ def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
                 "oidc.circleci.com/project-id": "5b1c",
                 "oidc.circleci.com/vcs-origin": origin,
                 "oidc.circleci.com/vcs-ref": "refs/heads/main",
+                "oidc.circleci.com/context-ids": ["1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"],
             }
         ]
     if vendor == "bitbucket_pipelines":
@@ -525,6 +603,29 @@ def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
     return []
 
 
+def production_token(vendor: str, values: dict) -> dict:
+    """The token of the production environment's deploy job: main's, with what tells the
+    production environment apart."""
+    main = release_tokens_outside_production(vendor, values)[0]
+    if vendor == "github_actions":
+        return {**main, "sub": f"repo:{values['repository_path']}:environment:production"}
+    if vendor == "gitlab_ci":
+        return {**main, "environment": "production", "environment_protected": "true"}
+    if vendor == "circleci":
+        return {**main, "oidc.circleci.com/context-ids": [values["circleci_production_context_id"]]}
+    if vendor == "bitbucket_pipelines":
+        return {
+            "sub": f"{{{values['bitbucket_repository_uuid']}}}"
+            f":{{{values['bitbucket_production_environment_uuid']}}}"
+            ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
+        }
+    if vendor == "azure_pipelines":
+        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
+        connection = values["azure_devops_production_service_connection"]
+        return {"sub": f"sc://{org}/{devops_project}/{connection}"}
+    raise AssertionError(f"{vendor} has OIDC to the service's cloud: write its production token")
+
+
 DEPLOYED_BY_OIDC = [
     answers
     for answers in WITH_TERRAFORM
@@ -535,25 +636,73 @@ DEPLOYED_BY_OIDC = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 point 1, not done: production is deployed by the release identity, "
-    "which main's runs and the staging environment reach too (no separate production identity)",
-)
-@pytest.mark.parametrize("answers", DEPLOYED_BY_OIDC, ids=combo_id)
-def test_production_is_deployed_only_from_the_production_environment(answers, render) -> None:
+@pytest.fixture(params=DEPLOYED_BY_OIDC, ids=combo_id)
+def deployed(request, render):
+    answers = request.param
     (cloud,) = clouds(answers)
     module = Module(render(answers) / "infra" / cloud)
     values = variable_values(module)
-    identities = READERS[cloud](module, values)
-    tokens = release_tokens_outside_production(answers["ci_provider"], values)
+    return answers, cloud, READERS[cloud](module, values), values
+
+
+def test_production_is_deployed_only_from_the_production_environment(deployed) -> None:
+    """No identity that a trusted run outside the production environment reaches (main's
+    pushes, the staging deploy, the scheduled monitor) may deploy the production service;
+    the production identity admits the production deploy's token and deploys production
+    only (staging stays with the release identity)."""
+    answers, cloud, identities, values = deployed
+    vendor = answers["ci_provider"]
+    tokens = with_audience(release_tokens_outside_production(vendor, values), vendor, cloud, values)
     assert tokens
     findings = [
-        f"{identity.address}, reached by {token['sub']}, may "
-        f"{sorted(p for p, _, _ in identity.grants if p in DEPLOYS)}"
+        f"{identity.address}, reached by {token['sub']}, may {production_deploys(identity)}"
         for identity in identities.values()
         if identity.federated and identity.admits
         for token in tokens
-        if identity.admits(token) and any(p in DEPLOYS for p, _, _ in identity.grants)
+        if identity.admits(token) and production_deploys(identity)
     ]
     assert not findings, "\n".join(findings)
+
+    production = identities["ci_production"]
+    (token,) = with_audience([production_token(vendor, values)], vendor, cloud, values, True)
+    assert production.admits(token), f"{production.address} refuses {token}"
+    assert production_deploys(production), "the production identity cannot deploy production"
+    assert {p for p, r in production.scopes if p in DEPLOYS and not on_production(r)} == set()
+    staging = {p for p, r in identities["ci"].scopes if p in DEPLOYS and not on_production(r)}
+    assert staging, "the release identity no longer deploys staging"
+
+
+# Where the token's claims that a cloud can check name no environment, the production
+# identity is bound to main's pipeline (a protected branch: reviewed code) and to an
+# audience that only the production job asks for: another job of main's reviewed
+# configuration could ask for it too. These pairs cannot do better (README, trust table).
+BOUND_BY_AUDIENCE_ONLY = {
+    ("gitlab_ci", "aws"): "IAM sees sub and aud only; GitLab's sub names no environment",
+    ("gitlab_ci", "azure"): "Entra ID matches sub and aud only; GitLab's sub names no environment",
+    ("circleci", "aws"): "IAM sees sub and aud only; CircleCI's sub names no context",
+}
+
+
+def production_binding_cases():
+    for answers in DEPLOYED_BY_OIDC:
+        pair = (answers["ci_provider"], PLAN["targets"][answers["deploy_target"]]["cloud"])
+        marks = []
+        if pair in BOUND_BY_AUDIENCE_ONLY:
+            marks = [pytest.mark.xfail(strict=True, reason=BOUND_BY_AUDIENCE_ONLY[pair])]
+        yield pytest.param(answers, marks=marks, id=combo_id(answers))
+
+
+@pytest.mark.parametrize("answers", list(production_binding_cases()))
+def test_production_identity_requires_the_production_environment(answers, render) -> None:
+    """A trusted job of main that is not the production deploy, asking for the token the
+    production deploy asks for (its audience), does not reach the production identity."""
+    (cloud,) = clouds(answers)
+    module = Module(render(answers) / "infra" / cloud)
+    values = variable_values(module)
+    production = READERS[cloud](module, values)["ci_production"]
+    vendor = answers["ci_provider"]
+    tokens = with_audience(
+        release_tokens_outside_production(vendor, values), vendor, cloud, values, production=True
+    )
+    admitted = [token["sub"] for token in tokens if production.admits(token)]
+    assert not admitted, f"{production.address} admits {admitted}"

@@ -376,17 +376,25 @@ def test_deploy_script_finds_what_terraform_names(rendered, combo):
 
 @pytest.mark.parametrize("combo", WITH_ECS)
 def test_ci_deploy_permissions_are_scoped(rendered, combo):
-    policy = aws(rendered[combo]).typed("data")[("aws_iam_policy_document", "ci_ecs")]
-    by_sid = {s["sid"]: s for s in policy["statement"]}
-    assert set(by_sid["TheServicesOfThisProject"]["actions"]) == {
-        "ecs:DescribeServices",
-        "ecs:UpdateService",
-    }
-    assert by_sid["TheServicesOfThisProject"]["resources"] != ["*"]
-    pass_role = by_sid["PassTheTaskRoles"]
-    assert pass_role["actions"] == ["iam:PassRole"]
-    assert pass_role["resources"] != ["*"]
-    assert pass_role["condition"][0]["values"] == ["ecs-tasks.amazonaws.com"]
+    """The release role deploys the staging service, the production role the production
+    one, each passing only its environment's task roles."""
+    module = aws(rendered[combo])
+    for role, env, other in (
+        ("ci", "staging", "production"),
+        ("ci_production", "production", "staging"),
+    ):
+        policy = module.typed("data")[("aws_iam_policy_document", f"{role}_ecs")]
+        by_sid = {s["sid"]: s for s in policy["statement"]}
+        service = by_sid[f"The{env.capitalize()}Service"]
+        assert set(service["actions"]) == {"ecs:DescribeServices", "ecs:UpdateService"}
+        assert f'module.service["{env}"]' in str(service["resources"])
+        pass_role = by_sid["PassTheTaskRoles"]
+        assert pass_role["actions"] == ["iam:PassRole"]
+        assert f'module.service["{env}"]' in str(pass_role["resources"])
+        assert other not in str(service["resources"]) + str(pass_role["resources"])
+        assert pass_role["condition"][0]["values"] == ["ecs-tasks.amazonaws.com"]
+        attached = module.resource("aws_iam_role_policy", f"{role}_ecs")
+        assert attached["role"] == f"${{aws_iam_role.{role}.id}}"
 
 
 # ------------------------------------------------------------------ CI and outputs
@@ -402,13 +410,21 @@ def test_only_this_repository_can_assume_the_ci_role(rendered, combo):
     conditions = {c["variable"]: c for c in statement["condition"]}
     audience = conditions["token.actions.githubusercontent.com:aud"]
     assert (audience["test"], audience["values"]) == ("StringEquals", ["sts.amazonaws.com"])
-    # The release role: main and the deployment environments only (test_ci_policy.py
-    # checks every vendor against the tokens a pull request can present).
+    # The release role: main and the staging environment only, the production role the
+    # production environment only (test_ci_policy.py checks every vendor against the
+    # tokens a pull request and the trusted runs outside production can present).
     subject = conditions["token.actions.githubusercontent.com:sub"]
     assert subject["values"] == [
         "repo:${var.repository_path}:ref:refs/heads/main",
         "repo:${var.repository_path}:environment:staging",
-        "repo:${var.repository_path}:environment:production",
+    ]
+    if combo not in WITH_ECS:
+        return  # no service on AWS: no production role
+    production = module.typed("data")[("aws_iam_policy_document", "ci_production_trust")]
+    (statement,) = production["statement"]
+    conditions = {c["variable"]: c["values"] for c in statement["condition"]}
+    assert conditions["token.actions.githubusercontent.com:sub"] == [
+        "repo:${var.repository_path}:environment:production"
     ]
     path = answers(project)["repository_path"]
     assert module.named("variable")["repository_path"]["default"] == path

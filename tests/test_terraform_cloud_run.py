@@ -25,6 +25,7 @@ ANSWERS = {
 }
 ENVIRONMENTS = ["staging", "production"]
 CI = "${google_service_account.ci.member}"
+CI_PRODUCTION = "${google_service_account.ci_production.member}"
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +127,26 @@ def test_the_app_identity_only_creates_objects_under_its_own_prefix(gcp):
 
 
 def test_ci_deploys_these_services_and_acts_as_their_identities(gcp):
+    """The release service account deploys staging, the production one production."""
     resources = gcp.resources()
-    deploy = resources[("google_cloud_run_v2_service_iam_member", "ci_deploy")]
-    assert (deploy["role"], deploy["member"]) == ("roles/run.developer", CI)
-    assert deploy["name"] == "${google_cloud_run_v2_service.app[each.key].name}"
-    act_as = resources[("google_service_account_iam_member", "ci_acts_as_run")]
-    assert (act_as["role"], act_as["member"]) == ("roles/iam.serviceAccountUser", CI)
-    assert act_as["service_account_id"] == "${google_service_account.run[each.key].name}"
+    for account, member, env in (
+        ("ci", CI, "staging"),
+        ("ci_production", CI_PRODUCTION, "production"),
+    ):
+        deploy = resources[("google_cloud_run_v2_service_iam_member", f"{account}_deploy")]
+        assert (deploy["role"], deploy["member"]) == ("roles/run.developer", member)
+        assert deploy["for_each"] == f'${{toset(["{env}"])}}'
+        assert deploy["name"] == "${google_cloud_run_v2_service.app[each.key].name}"
+        act_as = resources[("google_service_account_iam_member", f"{account}_acts_as_run")]
+        assert (act_as["role"], act_as["member"]) == ("roles/iam.serviceAccountUser", member)
+        assert act_as["for_each"] == f'${{toset(["{env}"])}}'
+        assert act_as["service_account_id"] == "${google_service_account.run[each.key].name}"
+        smoke = resources[("google_cloud_run_v2_service_iam_member", f"{account}_invoke")]
+        assert (smoke["role"], smoke["member"], smoke["for_each"]) == (
+            "roles/run.invoker",
+            member,
+            f'${{toset(["{env}"])}}',
+        )
     push = resources[("google_artifact_registry_repository_iam_member", "ci_push")]
     assert (push["role"], push["member"]) == ("roles/artifactregistry.writer", CI)
 

@@ -197,6 +197,10 @@ def test_ci_may_release_revisions_of_these_apps_and_nothing_more(rendered, combo
     role = module.resource("azurerm_role_definition", "ci_container_apps")
     (permissions,) = role["permissions"]
     actions = set(permissions["actions"])
+    (joins,) = module.resource("azurerm_role_definition", "ci_container_apps_environment")[
+        "permissions"
+    ]
+    actions |= set(joins["actions"])
     # What deploy/azure_container_apps.py calls: GET/PATCH the app, GET its revisions and
     # their environment, deactivate replaced revisions.
     assert {
@@ -208,12 +212,23 @@ def test_ci_may_release_revisions_of_these_apps_and_nothing_more(rendered, combo
     } <= actions
     assert not any("*" in action or action.endswith("/delete") for action in actions)
     assert role["assignable_scopes"] == ["${azurerm_resource_group.this.id}"]
-    assignment = module.resource("azurerm_role_assignment", "ci_container_apps")
-    assert assignment["principal_id"] == "${local.ci_principal_id}"
-    assert assignment["scope"] == "${azurerm_resource_group.this.id}"
-    assert assignment["role_definition_id"] == (
-        "${azurerm_role_definition.ci_container_apps.role_definition_resource_id}"
+    # With OIDC (GitHub) the release identity deploys the staging app and the production
+    # identity the production app; with a key (Jenkins) the one identity both.
+    deployers = (
+        {
+            "ci": '${azurerm_container_app.this["staging"].id}',
+            "ci_production": '${azurerm_container_app.this["production"].id}',
+        }
+        if combo == "github"
+        else {"ci": "${azurerm_resource_group.this.id}"}
     )
+    for identity, scope in deployers.items():
+        assignment = module.resource("azurerm_role_assignment", f"{identity}_container_apps")
+        assert assignment["principal_id"] == f"${{local.{identity}_principal_id}}"
+        assert assignment["scope"] == scope
+        assert assignment["role_definition_id"] == (
+            "${azurerm_role_definition.ci_container_apps.role_definition_resource_id}"
+        )
     push = module.resource("azurerm_role_assignment", "ci_acr")
     assert push["role_definition_name"] == "AcrPush"
 
@@ -256,6 +271,11 @@ def test_github_deploy_jobs_reach_azure_through_their_environments(rendered):
     assert subjects["github_subjects"] == {
         "main": "repo:${var.repository_path}:ref:refs/heads/main",
         "staging": "repo:${var.repository_path}:environment:staging",
+    }
+    (subjects,) = [
+        b for b in azure(rendered["github"]).blocks["locals"] if "github_production_subjects" in b
+    ]
+    assert subjects["github_production_subjects"] == {
         "production": "repo:${var.repository_path}:environment:production",
     }
     # Pull requests sign in as the pull-request identity, where the DVC remote is on Azure.

@@ -193,32 +193,37 @@ def api_calls(project: Path) -> set[str]:
 
 
 def test_ci_may_do_exactly_what_the_deploy_module_calls(project, aws):
-    policy = aws.typed("data")[("aws_iam_policy_document", "ci_sagemaker")]
-    statements = by_sid(policy)
-    granted = {a for s in statements.values() for a in s["actions"] if a.startswith("sagemaker:")}
-    assert granted == api_calls(project)
-    assert granted >= {"sagemaker:UpdateEndpoint", "sagemaker:InvokeEndpoint"}
-
-    endpoints = (
-        "${[for env in local.sagemaker_environments : aws_sagemaker_endpoint.this[env].arn]}"
-    )
-    assert statements["TheEndpointsOfThisProject"]["resources"] == endpoints
-    for sid, kind in (("TheirConfigurations", "endpoint-config"), ("TheirModels", "model")):
-        (pattern,) = re.findall(r":(\S+)/", statements[sid]["resources"])
-        assert pattern == kind
-        assert "${name}-*" in statements[sid]["resources"]
-        assert "local.endpoint_names" in statements[sid]["resources"]
-    pass_role = statements["PassTheExecutionRoles"]
-    assert pass_role["actions"] == ["iam:PassRole"]
-    assert "aws_iam_role.sagemaker_execution[env].arn" in pass_role["resources"]
-    assert pass_role["condition"] == [
-        {
-            "test": "StringEquals",
-            "variable": "iam:PassedToService",
-            "values": ["sagemaker.amazonaws.com"],
+    """The release role deploys the staging endpoint, the production role the production
+    one (both vendors here sign in to AWS through OIDC), each exactly what the deploy
+    module calls, on its environment's resources only."""
+    for role, env in (("ci", "staging"), ("ci_production", "production")):
+        policy = aws.typed("data")[("aws_iam_policy_document", f"{role}_sagemaker")]
+        statements = by_sid(policy)
+        granted = {
+            a for s in statements.values() for a in s["actions"] if a.startswith("sagemaker:")
         }
-    ]
-    assert aws.resource("aws_iam_role_policy", "ci_sagemaker")["role"] == "${aws_iam_role.ci.id}"
+        assert granted == api_calls(project)
+        assert granted >= {"sagemaker:UpdateEndpoint", "sagemaker:InvokeEndpoint"}
+
+        endpoint = statements[f"The{env.capitalize()}Endpoint"]["resources"]
+        assert endpoint == [f'${{aws_sagemaker_endpoint.this["{env}"].arn}}']
+        for sid, kind in (("ItsConfigurations", "endpoint-config"), ("ItsModels", "model")):
+            (resource,) = statements[sid]["resources"]
+            (pattern,) = re.findall(r":([\w-]+)/", resource)
+            assert pattern == kind
+            assert resource.endswith(f'${{local.endpoint_names["{env}"]}}-*')
+        pass_role = statements["PassTheExecutionRole"]
+        assert pass_role["actions"] == ["iam:PassRole"]
+        assert pass_role["resources"] == [f'${{aws_iam_role.sagemaker_execution["{env}"].arn}}']
+        assert pass_role["condition"] == [
+            {
+                "test": "StringEquals",
+                "variable": "iam:PassedToService",
+                "values": ["sagemaker.amazonaws.com"],
+            }
+        ]
+        attached = aws.resource("aws_iam_role_policy", f"{role}_sagemaker")
+        assert attached["role"] == f"${{aws_iam_role.{role}.id}}"
 
 
 def test_outputs_name_the_endpoints(aws):

@@ -243,9 +243,10 @@ resource "azurerm_container_app" "this" {
   depends_on = [azurerm_role_assignment.app_acr_pull, azurerm_role_assignment.app_reads_api_token]
 }
 
-# CI deploys: reads the apps, their revisions and their environment (for the label URL),
-# updates an app's template and traffic, and deactivates revisions it replaced. Updating
-# an app that runs as a user-assigned identity needs the right to assign that identity.
+# CI deploys: reads an app and its revisions, updates its template and traffic, and
+# deactivates revisions it replaced (this role, on the app it deploys); it reads the
+# environment (for the label URL) and joins it, and assigns the app's user-assigned
+# identity, which updating an app that runs as one needs (the next role).
 resource "azurerm_role_definition" "ci_container_apps" {
   name        = "${var.project}-container-apps-deployer"
   scope       = azurerm_resource_group.this.id
@@ -257,6 +258,20 @@ resource "azurerm_role_definition" "ci_container_apps" {
       "Microsoft.App/containerApps/write",
       "Microsoft.App/containerApps/revisions/read",
       "Microsoft.App/containerApps/revisions/deactivate/action",
+    ]
+    not_actions = []
+  }
+
+  assignable_scopes = [azurerm_resource_group.this.id]
+}
+
+resource "azurerm_role_definition" "ci_container_apps_environment" {
+  name        = "${var.project}-container-apps-environment-user"
+  scope       = azurerm_resource_group.this.id
+  description = "CI of ${var.repository_path} puts revisions of ${var.project} in its Container Apps environment, running as the app's identity."
+
+  permissions {
+    actions = [
       "Microsoft.App/managedEnvironments/read",
       "Microsoft.App/managedEnvironments/join/action",
       "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
@@ -267,11 +282,36 @@ resource "azurerm_role_definition" "ci_container_apps" {
   assignable_scopes = [azurerm_resource_group.this.id]
 }
 
-# On the resource group, which holds this project's resources only (main.tf).
+# On the staging app only.
 resource "azurerm_role_assignment" "ci_container_apps" {
-  scope              = azurerm_resource_group.this.id
+  scope              = azurerm_container_app.this["staging"].id
   role_definition_id = azurerm_role_definition.ci_container_apps.role_definition_resource_id
   principal_id       = local.ci_principal_id
   principal_type     = "ServicePrincipal"
-  description        = "CI of ${var.repository_path} deploys the container apps."
+  description        = "CI of ${var.repository_path} deploys the staging container app."
+}
+
+resource "azurerm_role_assignment" "ci_container_apps_environment" {
+  scope              = azurerm_resource_group.this.id
+  role_definition_id = azurerm_role_definition.ci_container_apps_environment.role_definition_resource_id
+  principal_id       = local.ci_principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "CI of ${var.repository_path} deploys into the Container Apps environment."
+}
+
+# On the production app only.
+resource "azurerm_role_assignment" "ci_production_container_apps" {
+  scope              = azurerm_container_app.this["production"].id
+  role_definition_id = azurerm_role_definition.ci_container_apps.role_definition_resource_id
+  principal_id       = local.ci_production_principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "CI of ${var.repository_path} deploys the production container app."
+}
+
+resource "azurerm_role_assignment" "ci_production_container_apps_environment" {
+  scope              = azurerm_resource_group.this.id
+  role_definition_id = azurerm_role_definition.ci_container_apps_environment.role_definition_resource_id
+  principal_id       = local.ci_production_principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "CI of ${var.repository_path} deploys into the Container Apps environment."
 }

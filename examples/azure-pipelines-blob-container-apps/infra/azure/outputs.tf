@@ -2,13 +2,18 @@
 # variables (not secrets: none of these values is confidential) in the CI settings.
 
 output "ci_client_id" {
-  description = "Client ID of the release CI identity (the protected default branch and the deployment environments): the CI variable AZURE_CLIENT_ID."
+  description = "Client ID of the release CI identity (the protected default branch and the staging environment): the CI variable AZURE_CLIENT_ID."
   value       = local.ci_client_id
 }
 
 output "ci_pr_client_id" {
   description = "Client ID of the pull-request CI identity (every other run; it reads the DVC remote only): the CI variable AZURE_PR_CLIENT_ID."
   value       = local.ci_pr_client_id
+}
+
+output "ci_production_client_id" {
+  description = "Client ID of the production CI identity (the production environment's deploy only): the CI variable AZURE_PRODUCTION_CLIENT_ID (README: where it goes)."
+  value       = local.ci_production_client_id
 }
 
 output "tenant_id" {
@@ -54,10 +59,11 @@ output "service_urls" {
 output "ci_variables" {
   description = "Every variable to set in the CI settings, by name (the README's CI section says where)."
   value = {
-    AZURE_CLIENT_ID       = local.ci_client_id
-    AZURE_PR_CLIENT_ID    = local.ci_pr_client_id
-    AZURE_TENANT_ID       = data.azurerm_client_config.current.tenant_id
-    AZURE_SUBSCRIPTION_ID = var.subscription_id
-    REGISTRY              = azurerm_container_registry.this.login_server
+    AZURE_CLIENT_ID            = local.ci_client_id
+    AZURE_PR_CLIENT_ID         = local.ci_pr_client_id
+    AZURE_PRODUCTION_CLIENT_ID = local.ci_production_client_id
+    AZURE_TENANT_ID            = data.azurerm_client_config.current.tenant_id
+    AZURE_SUBSCRIPTION_ID      = var.subscription_id
+    REGISTRY                   = azurerm_container_registry.this.login_server
   }
 }

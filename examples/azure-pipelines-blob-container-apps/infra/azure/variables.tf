@@ -111,6 +111,17 @@ variable "azure_devops_pr_service_connection" {
   }
 }
 
+variable "azure_devops_production_service_connection" {
+  description = "Name of the service connection that azure-pipelines.yml's production stage uses (azureSubscription): it deploys the production service only; its approvals and branch control hold production."
+  type        = string
+  default     = "ml-project-azure-production"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$", var.azure_devops_production_service_connection)) && !contains([var.azure_devops_service_connection, var.azure_devops_pr_service_connection], var.azure_devops_production_service_connection)
+    error_message = "Service connection names here are letters, digits, spaces, dots, dashes or underscores, and the production one is neither the release nor the pull-request one."
+  }
+}
+
 variable "registry_name" {
   description = "Name of the Azure Container Registry (globally unique); images are <name>.azurecr.io/<image>."
   type        = string

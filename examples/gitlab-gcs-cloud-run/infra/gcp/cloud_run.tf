@@ -202,7 +202,7 @@ resource "google_cloud_run_v2_service_iam_member" "invokers" {
 }
 
 resource "google_cloud_run_v2_service_iam_member" "ci_invoke" {
-  for_each = local.environments
+  for_each = toset(["staging"])
 
   location = google_cloud_run_v2_service.app[each.key].location
   name     = google_cloud_run_v2_service.app[each.key].name
@@ -210,12 +210,27 @@ resource "google_cloud_run_v2_service_iam_member" "ci_invoke" {
   member   = google_service_account.ci.member
 }
 
-# The smoke test's identity token: CI's service account may mint OpenID tokens for itself
-# (iamcredentials generateIdToken), and for no other account.
+resource "google_cloud_run_v2_service_iam_member" "ci_production_invoke" {
+  for_each = toset(["production"])
+
+  location = google_cloud_run_v2_service.app[each.key].location
+  name     = google_cloud_run_v2_service.app[each.key].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.ci_production.member
+}
+
+# The smoke test's identity token: each deploying service account may mint OpenID tokens
+# for itself (iamcredentials generateIdToken), and for no other account.
 resource "google_service_account_iam_member" "ci_id_tokens" {
   service_account_id = google_service_account.ci.name
   role               = "roles/iam.serviceAccountOpenIdTokenCreator"
   member             = google_service_account.ci.member
+}
+
+resource "google_service_account_iam_member" "ci_production_id_tokens" {
+  service_account_id = google_service_account.ci_production.name
+  role               = "roles/iam.serviceAccountOpenIdTokenCreator"
+  member             = google_service_account.ci_production.member
 }
 
 # Only with public_endpoint: anyone may call the services, with no token at all. An
@@ -229,10 +244,11 @@ resource "google_cloud_run_v2_service_iam_member" "public" {
   member   = "allUsers"
 }
 
-# CI deploys: reads and updates these two services (new revisions, traffic), and runs
-# their revisions as the app's service accounts, which needs actAs on them.
+# CI deploys: each service account reads and updates the service of its environment (new
+# revisions, traffic), and runs its revisions as the app's service account, which needs
+# actAs on it.
 resource "google_cloud_run_v2_service_iam_member" "ci_deploy" {
-  for_each = local.environments
+  for_each = toset(["staging"])
 
   location = google_cloud_run_v2_service.app[each.key].location
   name     = google_cloud_run_v2_service.app[each.key].name
@@ -241,9 +257,26 @@ resource "google_cloud_run_v2_service_iam_member" "ci_deploy" {
 }
 
 resource "google_service_account_iam_member" "ci_acts_as_run" {
-  for_each = local.environments
+  for_each = toset(["staging"])
 
   service_account_id = google_service_account.run[each.key].name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.ci.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "ci_production_deploy" {
+  for_each = toset(["production"])
+
+  location = google_cloud_run_v2_service.app[each.key].location
+  name     = google_cloud_run_v2_service.app[each.key].name
+  role     = "roles/run.developer"
+  member   = google_service_account.ci_production.member
+}
+
+resource "google_service_account_iam_member" "ci_production_acts_as_run" {
+  for_each = toset(["production"])
+
+  service_account_id = google_service_account.run[each.key].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.ci_production.member
 }

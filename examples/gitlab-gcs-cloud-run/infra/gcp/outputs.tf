@@ -7,13 +7,18 @@ output "workload_identity_provider" {
 }
 
 output "ci_service_account" {
-  description = "Release service account CI acts as on the protected default branch and in the deployment environments: the CI variable GCP_SERVICE_ACCOUNT."
+  description = "Release service account CI acts as on the protected default branch and in the staging environment: the CI variable GCP_SERVICE_ACCOUNT."
   value       = google_service_account.ci.email
 }
 
 output "ci_pr_service_account" {
   description = "Pull-request service account CI acts as in every other run (it reads the DVC remote only): the CI variable GCP_PR_SERVICE_ACCOUNT."
   value       = google_service_account.ci_pr.email
+}
+
+output "ci_production_service_account" {
+  description = "Production service account CI acts as in the production environment's deploy only: the CI variable GCP_PRODUCTION_SERVICE_ACCOUNT (README: where it goes)."
+  value       = google_service_account.ci_production.email
 }
 
 output "project_id" {
@@ -47,6 +52,7 @@ output "ci_variables" {
     GCP_WORKLOAD_IDENTITY_PROVIDER = google_iam_workload_identity_pool_provider.ci.name
     GCP_SERVICE_ACCOUNT            = google_service_account.ci.email
     GCP_PR_SERVICE_ACCOUNT         = google_service_account.ci_pr.email
+    GCP_PRODUCTION_SERVICE_ACCOUNT = google_service_account.ci_production.email
     GCP_PROJECT_ID                 = var.project_id
     REGISTRY                       = local.registry
   }
