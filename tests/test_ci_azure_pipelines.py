@@ -388,3 +388,46 @@ def test_readme_says_where_approvals_and_permissions_are_set(project: Path) -> N
     assert "*Approvals and checks*" in readme
     assert "*Contribute to pull requests*" in readme
     assert f"`{stored_answers(project)['retrain_schedule']}`" in readme
+
+
+# --- The OIDC tokens of this vendor's runs, which tests/test_ci_policy.py tries on every
+# identity the rendered Terraform trusts (their claims, from the vendor's documentation).
+# Test values of the Terraform inputs this vendor's trust needs and has no default for.
+TERRAFORM_INPUTS = {"azure_devops_organization_id": "7e0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"}
+
+
+def service_connection_token(values: dict, connection: str) -> dict:
+    """The subject of a service connection's token: sc://<organization>/<project>/<name>."""
+    org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
+    return {"sub": f"sc://{org}/{devops_project}/{connection}"}
+
+
+def pr_service_connections(project: Path) -> set[str]:
+    """azureSubscription of every step of the stages before the first main-only stage."""
+    pipeline = yaml.safe_load((project / "azure-pipelines.yml").read_text())
+    names: set[str] = set()
+    for stage in pipeline["stages"]:
+        if "template" in stage or "refs/heads/main" in str(stage.get("condition", "")):
+            break
+        for job in stage["jobs"]:
+            for step in job.get("steps", []):
+                if "azureSubscription" in step.get("inputs", {}):
+                    names.add(step["inputs"]["azureSubscription"])
+    return names
+
+
+def oidc_pull_request_tokens(values: dict, project: Path) -> list[dict]:
+    """The service connections the pull request stages sign in with."""
+    if "azure_devops_organization" not in values:
+        return []
+    return [service_connection_token(values, name) for name in pr_service_connections(project)]
+
+
+def oidc_release_tokens(values: dict) -> list[dict]:
+    if "azure_devops_organization" not in values:
+        return []
+    return [service_connection_token(values, values["azure_devops_service_connection"])]
+
+
+def oidc_production_token(values: dict, main: dict) -> dict:
+    return service_connection_token(values, values["azure_devops_production_service_connection"])

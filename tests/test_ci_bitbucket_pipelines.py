@@ -272,3 +272,31 @@ def test_the_template_update_is_a_custom_pipeline_with_its_token(project: Path) 
         assert makes == [f"make {target}" for target in stage["targets"]]
     readme = (project / "README.md").read_text()
     assert "pipeline `custom: update`" in readme and "`TEMPLATE_UPDATE_TOKEN`" in readme
+
+
+# --- The OIDC tokens of this vendor's runs, which tests/test_ci_policy.py tries on every
+# identity the rendered Terraform trusts (their claims, from the vendor's documentation).
+# Test values of the Terraform inputs this vendor's trust needs and has no default for.
+TERRAFORM_INPUTS = {
+    "bitbucket_repository_uuid": "0c6f2a1e-8d4b-4e6f-a1b2-c3d4e5f60718",
+    "bitbucket_production_environment_uuid": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+}
+
+STEP = "{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
+
+
+def oidc_pull_request_tokens(values: dict, project: Path) -> list[dict]:
+    """A step outside any deployment environment: {repository}:{step}."""
+    return [{"sub": f"{{{values['bitbucket_repository_uuid']}}}:{STEP}"}]
+
+
+def oidc_release_tokens(values: dict) -> list[dict]:
+    """A step of the staging deployment environment: {repository}:{environment}:{step}."""
+    staging = "{7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}"
+    return [{"sub": f"{{{values['bitbucket_repository_uuid']}}}:{staging}:{STEP}"}]
+
+
+def oidc_production_token(values: dict, main: dict) -> dict:
+    repository = values["bitbucket_repository_uuid"]
+    production = values["bitbucket_production_environment_uuid"]
+    return {"sub": f"{{{repository}}}:{{{production}}}:{STEP}"}

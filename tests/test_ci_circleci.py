@@ -342,3 +342,42 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
     (provider,) = [r for r in parsed["resource"] if '"aws_iam_openid_connect_provider"' in r]
     assert list(provider['"aws_iam_openid_connect_provider"']) == ['"circleci"']
     assert f'default     = "{given["repository_path"]}"' in variables
+
+
+# --- The OIDC tokens of this vendor's runs, which tests/test_ci_policy.py tries on every
+# identity the rendered Terraform trusts (their claims, from the vendor's documentation).
+# Test values of the Terraform inputs this vendor's trust needs and has no default for.
+TERRAFORM_INPUTS = {"circleci_production_context_id": "9c8b7a6f-5e4d-4c3b-a291-0f1e2d3c4b5a"}
+
+CIRCLECI_PROJECT = {"oidc.circleci.com/project-id": "5b1c"}
+CONTEXTS = "oidc.circleci.com/context-ids"
+
+
+def circleci_token(values: dict, ref: str) -> dict:
+    origin = f"github.com/{values['repository_path']}"
+    return {
+        "sub": f"org/{values['circleci_org_id']}/project/5b1c/user/9a7e"
+        f"/vcs-origin/{origin}/vcs-ref/{ref}",
+        **CIRCLECI_PROJECT,
+        "oidc.circleci.com/vcs-origin": origin,
+        "oidc.circleci.com/vcs-ref": ref,
+    }
+
+
+def oidc_pull_request_tokens(values: dict, project: Path) -> list[dict]:
+    """A pipeline of another branch (a pull request's)."""
+    if "circleci_org_id" not in values:
+        return []
+    return [circleci_token(values, "refs/heads/feature")]
+
+
+def oidc_release_tokens(values: dict) -> list[dict]:
+    """main's pipeline, in a context that is not production's."""
+    if "circleci_org_id" not in values:
+        return []
+    other_context = ["1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"]
+    return [{**circleci_token(values, "refs/heads/main"), CONTEXTS: other_context}]
+
+
+def oidc_production_token(values: dict, main: dict) -> dict:
+    return {**main, CONTEXTS: [values["circleci_production_context_id"]]}

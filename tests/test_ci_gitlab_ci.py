@@ -467,3 +467,49 @@ def test_merge_request_pipeline_runs_for_real(
 @pytest.fixture(scope="module")
 def default_gitlab(render) -> Path:
     return render(VENDOR)
+
+
+# --- The OIDC tokens of this vendor's runs, which tests/test_ci_policy.py tries on every
+# identity the rendered Terraform trusts (their claims, from the vendor's documentation).
+
+
+def oidc_pull_request_tokens(values: dict, project: Path) -> list[dict]:
+    """A merge request's pipeline on an unprotected branch."""
+    repo = values["repository_path"]
+    return [
+        {
+            "sub": f"project_path:{repo}:ref_type:branch:ref:feature",
+            "project_path": repo,
+            "ref": "feature",
+            "ref_type": "branch",
+            "ref_protected": "false",
+        }
+    ]
+
+
+def oidc_release_tokens(values: dict) -> list[dict]:
+    """main's push, the staging deploy, and the scheduled monitor, which accesses the
+    production environment without deploying."""
+    repo = values["repository_path"]
+    claims = {
+        "sub": f"project_path:{repo}:ref_type:branch:ref:main",
+        "project_path": repo,
+        "ref": "main",
+        "ref_type": "branch",
+        "ref_protected": "true",
+        "pipeline_source": "push",
+    }
+    return [
+        claims,
+        {**claims, "environment": "staging", "environment_protected": "true"},
+        {
+            **claims,
+            "pipeline_source": "schedule",
+            "environment": "production",
+            "environment_protected": "true",
+        },
+    ]
+
+
+def oidc_production_token(values: dict, main: dict) -> dict:
+    return {**main, "environment": "production", "environment_protected": "true"}

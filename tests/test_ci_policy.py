@@ -5,30 +5,24 @@ any other branch) can present, and what the identity is granted is classified as
 write. No identity that such a token reaches may write to the DVC remote, the registry or
 any service; a permission the test does not know fails it instead of passing.
 
-The tokens are written here from the vendors' documentation (their sub claims and the
-claims the trust conditions read); the trust conditions themselves are the rendered ones,
+The tokens are written from the vendors' documentation (their sub claims and the claims
+the trust conditions read), each vendor's in its own test file (tests/test_ci_<vendor>.py:
+oidc_pull_request_tokens, oidc_release_tokens, oidc_production_token); the trust
+conditions themselves are the rendered ones,
 with the module's variable defaults (and test values for the inputs that have none)."""
 
 import fnmatch
+import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import COMBINATIONS, PLAN, clouds, combo_id
 from terraform_hcl import Module
 
 WITH_TERRAFORM = [answers for answers in COMBINATIONS if clouds(answers)]
-
-# Values for the inputs that have no default (the user gives them at `terraform apply`).
-NO_DEFAULT = {
-    "bitbucket_repository_uuid": "0c6f2a1e-8d4b-4e6f-a1b2-c3d4e5f60718",
-    "bitbucket_production_environment_uuid": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
-    "azure_devops_organization_id": "7e0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
-    "circleci_production_context_id": "9c8b7a6f-5e4d-4c3b-a291-0f1e2d3c4b5a",
-}
 
 # --- What each permission does -------------------------------------------------------------
 # AWS actions, Google Cloud roles and Azure roles that only read. Everything that writes,
@@ -118,71 +112,18 @@ def azure_action_kind(action: str) -> str:
 
 
 # --- The tokens a pull request can present, per vendor ---------------------------------------
+def vendor_tests(vendor: str):
+    """The vendor's own test file, tests/test_ci_<vendor>.py, which models the OIDC tokens
+    its runs present: a new vendor brings its tokens with its tests."""
+    return importlib.import_module(f"test_ci_{vendor}")
+
+
 def pull_request_tokens(vendor: str, values: dict, project: Path) -> list[dict]:
     """Claims of the tokens that code from a pull request (or a push to another branch) can
-    get: its sub, and the claims the Google conditions read."""
-    repo = values["repository_path"]
-    if vendor == "github_actions":
-        return [
-            {"sub": f"repo:{repo}:pull_request", "repository": repo, "ref": "refs/pull/7/merge"},
-            {
-                "sub": f"repo:{repo}:ref:refs/heads/feature",
-                "repository": repo,
-                "ref": "refs/heads/feature",
-            },
-        ]
-    if vendor == "gitlab_ci":
-        return [
-            {
-                "sub": f"project_path:{repo}:ref_type:branch:ref:feature",
-                "project_path": repo,
-                "ref": "feature",
-                "ref_type": "branch",
-                "ref_protected": "false",
-            }
-        ]
-    if vendor == "circleci" and "circleci_org_id" in values:
-        org = values["circleci_org_id"]
-        origin = f"github.com/{repo}"
-        return [
-            {
-                "sub": f"org/{org}/project/5b1c/user/9a7e/vcs-origin/{origin}"
-                "/vcs-ref/refs/heads/feature",
-                "oidc.circleci.com/project-id": "5b1c",
-                "oidc.circleci.com/vcs-origin": origin,
-                "oidc.circleci.com/vcs-ref": "refs/heads/feature",
-            }
-        ]
-    if vendor == "bitbucket_pipelines":
-        return [
-            {
-                "sub": f"{{{values['bitbucket_repository_uuid']}}}"
-                ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
-            }
-        ]
-    if vendor == "azure_pipelines" and "azure_devops_organization" in values:
-        # The service connections the pull request stages sign in with: their subject is
-        # sc://<organization>/<project>/<connection>.
-        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
-        return [
-            {"sub": f"sc://{org}/{devops_project}/{name}"}
-            for name in pr_service_connections(project)
-        ]
-    return []  # no OIDC: the keys are where the README says
-
-
-def pr_service_connections(project: Path) -> set[str]:
-    """azureSubscription of every step of the stages before the first main-only stage."""
-    pipeline = yaml.safe_load((project / "azure-pipelines.yml").read_text())
-    names: set[str] = set()
-    for stage in pipeline["stages"]:
-        if "template" in stage or "refs/heads/main" in str(stage.get("condition", "")):
-            break
-        for job in stage["jobs"]:
-            for step in job.get("steps", []):
-                if "azureSubscription" in step.get("inputs", {}):
-                    names.add(step["inputs"]["azureSubscription"])
-    return names
+    get: its sub, and the claims the Google conditions read. None without OIDC (the keys are
+    where the README says)."""
+    tokens = getattr(vendor_tests(vendor), "oidc_pull_request_tokens", None)
+    return tokens(values, project) if tokens else []
 
 
 # --- A small CEL, for Google's attribute conditions and mappings --------------------------------
@@ -224,14 +165,16 @@ def substitute(template: str, values: dict, each: str | None = None) -> str:
 
     def one(match):
         name = match[1]
-        assert name in values, f"{name} has no default: add a test value to NO_DEFAULT"
+        assert name in values, f"{name} has no default: add a test value to TERRAFORM_INPUTS"
         return str(values[name])
 
     return re.sub(r"\$\{var\.(\w+)\}", one, text)
 
 
-def variable_values(module: Module) -> dict:
-    values = dict(NO_DEFAULT)
+def variable_values(module: Module, vendor: str) -> dict:
+    """The module's variable defaults, and test values for the vendor's inputs that have
+    none (the user gives them at `terraform apply`): TERRAFORM_INPUTS of its test file."""
+    values = dict(getattr(vendor_tests(vendor), "TERRAFORM_INPUTS", {}))
     for name, body in module.named("variable").items():
         if "default" in body and body["default"] is not None:
             values[name] = body["default"]
@@ -445,7 +388,7 @@ def case(request, render):
     (cloud,) = clouds(answers)
     project = render(answers)
     module = Module(project / "infra" / cloud)
-    values = variable_values(module)
+    values = variable_values(module, answers["ci_provider"])
     return answers, project, READERS[cloud](module, values), values
 
 
@@ -543,87 +486,15 @@ def with_audience(tokens: list[dict], vendor: str, cloud: str, values: dict, pro
 def release_tokens_outside_production(vendor: str, values: dict) -> list[dict]:
     """Tokens of trusted runs that are not the production environment's deploy: a push to
     main, a staging deploy, the scheduled monitor."""
-    repo = values["repository_path"]
-    if vendor == "github_actions":
-        return [
-            {
-                "sub": f"repo:{repo}:ref:refs/heads/main",
-                "repository": repo,
-                "ref": "refs/heads/main",
-            },
-            {
-                "sub": f"repo:{repo}:environment:staging",
-                "repository": repo,
-                "ref": "refs/heads/main",
-            },
-        ]
-    if vendor == "gitlab_ci":
-        claims = {
-            "sub": f"project_path:{repo}:ref_type:branch:ref:main",
-            "project_path": repo,
-            "ref": "main",
-            "ref_type": "branch",
-            "ref_protected": "true",
-            "pipeline_source": "push",
-        }
-        return [
-            claims,
-            {**claims, "environment": "staging", "environment_protected": "true"},
-            # The scheduled monitor accesses the production environment without deploying.
-            {
-                **claims,
-                "pipeline_source": "schedule",
-                "environment": "production",
-                "environment_protected": "true",
-            },
-        ]
-    if vendor == "circleci" and "circleci_org_id" in values:
-        origin = f"github.com/{repo}"
-        return [
-            {
-                "sub": f"org/{values['circleci_org_id']}/project/5b1c/user/9a7e"
-                f"/vcs-origin/{origin}/vcs-ref/refs/heads/main",
-                "oidc.circleci.com/project-id": "5b1c",
-                "oidc.circleci.com/vcs-origin": origin,
-                "oidc.circleci.com/vcs-ref": "refs/heads/main",
-                "oidc.circleci.com/context-ids": ["1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"],
-            }
-        ]
-    if vendor == "bitbucket_pipelines":
-        staging = "{7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}"
-        return [
-            {
-                "sub": f"{{{values['bitbucket_repository_uuid']}}}:{staging}"
-                ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
-            }
-        ]
-    if vendor == "azure_pipelines" and "azure_devops_organization" in values:
-        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
-        return [{"sub": f"sc://{org}/{devops_project}/{values['azure_devops_service_connection']}"}]
-    return []
+    tokens = getattr(vendor_tests(vendor), "oidc_release_tokens", None)
+    return tokens(values) if tokens else []
 
 
 def production_token(vendor: str, values: dict) -> dict:
-    """The token of the production environment's deploy job: main's, with what tells the
-    production environment apart."""
-    main = release_tokens_outside_production(vendor, values)[0]
-    if vendor == "github_actions":
-        return {**main, "sub": f"repo:{values['repository_path']}:environment:production"}
-    if vendor == "gitlab_ci":
-        return {**main, "environment": "production", "environment_protected": "true"}
-    if vendor == "circleci":
-        return {**main, "oidc.circleci.com/context-ids": [values["circleci_production_context_id"]]}
-    if vendor == "bitbucket_pipelines":
-        return {
-            "sub": f"{{{values['bitbucket_repository_uuid']}}}"
-            f":{{{values['bitbucket_production_environment_uuid']}}}"
-            ":{3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f}"
-        }
-    if vendor == "azure_pipelines":
-        org, devops_project = values["azure_devops_organization"], values["azure_devops_project"]
-        connection = values["azure_devops_production_service_connection"]
-        return {"sub": f"sc://{org}/{devops_project}/{connection}"}
-    raise AssertionError(f"{vendor} has OIDC to the service's cloud: write its production token")
+    """The token of the production environment's deploy job."""
+    token = getattr(vendor_tests(vendor), "oidc_production_token", None)
+    assert token, f"{vendor} has OIDC to the service's cloud: model its production token"
+    return token(values, release_tokens_outside_production(vendor, values)[0])
 
 
 DEPLOYED_BY_OIDC = [
@@ -641,7 +512,7 @@ def deployed(request, render):
     answers = request.param
     (cloud,) = clouds(answers)
     module = Module(render(answers) / "infra" / cloud)
-    values = variable_values(module)
+    values = variable_values(module, answers["ci_provider"])
     return answers, cloud, READERS[cloud](module, values), values
 
 
@@ -698,7 +569,7 @@ def test_production_identity_requires_the_production_environment(answers, render
     production deploy asks for (its audience), does not reach the production identity."""
     (cloud,) = clouds(answers)
     module = Module(render(answers) / "infra" / cloud)
-    values = variable_values(module)
+    values = variable_values(module, answers["ci_provider"])
     production = READERS[cloud](module, values)["ci_production"]
     vendor = answers["ci_provider"]
     tokens = with_audience(

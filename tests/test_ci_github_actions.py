@@ -397,3 +397,33 @@ def test_monitor_reads_production_with_the_credentials_of_a_production_deploy(
     # The drift report (reports/drift.json) is kept with the run.
     upload = next(s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "reports/"
+
+
+# --- The OIDC tokens of this vendor's runs, which tests/test_ci_policy.py tries on every
+# identity the rendered Terraform trusts (their claims, from the vendor's documentation).
+
+
+def oidc_pull_request_tokens(values: dict, project: Path) -> list[dict]:
+    """A pull request's token, and a push to another branch's."""
+    repo = values["repository_path"]
+    return [
+        {"sub": f"repo:{repo}:pull_request", "repository": repo, "ref": "refs/pull/7/merge"},
+        {
+            "sub": f"repo:{repo}:ref:refs/heads/feature",
+            "repository": repo,
+            "ref": "refs/heads/feature",
+        },
+    ]
+
+
+def oidc_release_tokens(values: dict) -> list[dict]:
+    """main's push, then the staging environment's deploy."""
+    repo = values["repository_path"]
+    return [
+        {"sub": f"repo:{repo}:ref:refs/heads/main", "repository": repo, "ref": "refs/heads/main"},
+        {"sub": f"repo:{repo}:environment:staging", "repository": repo, "ref": "refs/heads/main"},
+    ]
+
+
+def oidc_production_token(values: dict, main: dict) -> dict:
+    return {**main, "sub": f"repo:{values['repository_path']}:environment:production"}
