@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import subprocess
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -70,10 +71,35 @@ def reuse_compiled_templates() -> None:
     Environment.compile = compile
 
 
+def snapshot(template: Path, destination: Path) -> Path:
+    """The template's working tree as Copier sees a dirty one (tracked files and untracked
+    ones that are not ignored), as a plain folder: Copier clones a git template for every
+    render (about 0.7 s of a 1 s render) and renders a plain folder in place. The renders
+    differ only in .copier-answers.yml, which then names the folder and no _commit. Made
+    once per run (the processes of an xdist run share it), under a lock."""
+    done = destination.with_name(destination.name + ".done")
+    with open(destination.with_name(destination.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(destination, ignore_errors=True)
+            listed = subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                cwd=template,
+                check=True,
+                capture_output=True,
+            ).stdout.decode()
+            for name in filter(None, listed.split("\0")):
+                source = template / name
+                if source.is_file():  # a file deleted but not yet staged is listed too
+                    (destination / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, destination / name)
+            done.touch()
+    return destination
+
+
 def render_into(template: str, answers: dict, destination: str) -> str:
-    """One `copier copy --defaults` of the template's HEAD (with any uncommitted change, as
-    Copier does for a dirty local template), with `answers` as the user's answers.
-    No --trust: the template needs none."""
+    """One `copier copy --defaults` of the template (its working tree, see snapshot), with
+    `answers` as the user's answers. No --trust: the template needs none."""
     import copier  # imported in the worker, so the parent does not pay for it twice
 
     reuse_compiled_templates()
@@ -84,7 +110,6 @@ def render_into(template: str, answers: dict, destination: str) -> str:
         user_defaults=answers,
         defaults=True,
         quiet=True,
-        vcs_ref="HEAD",
     )
     return destination
 
@@ -114,9 +139,9 @@ class Renders:
     """render(answers) -> the rendered project, made once per distinct answer set."""
 
     def __init__(self, template: Path, root: Path, workers: int = 2) -> None:
-        self.template = str(template)
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self.template = str(snapshot(template, root / "template"))
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         self.futures: dict[tuple, Future] = {}
         self.done: dict[tuple, Path] = {}

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import TEMPLATE, clean_env, readme_command_1, readme_commands, run
-from template_clone import git
+from template_clone import git, next_release
 
 
 def update_command(readme: str) -> str:
@@ -50,6 +50,7 @@ def test_command_1_then_the_rendered_update_command(
     assert "uvx copier copy" in command and "make ci" in command
     recorded = yaml.safe_load((first_run / ".copier-answers.yml").read_text())
     assert Path(recorded["_src_path"]).is_absolute(), "a source update can find again"
+    assert recorded["_commit"] == next_release(), "the release the project came from"
     assert "gate" in (first_run / ".make-ci.log").read_text(), "command 1 ran the metric gate"
 
     # A clone of the user's repository (its first commit, a clean tree as the update needs);
