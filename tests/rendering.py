@@ -71,30 +71,41 @@ def reuse_compiled_templates() -> None:
     Environment.compile = compile
 
 
-def snapshot(template: Path, destination: Path) -> Path:
-    """The template's working tree as Copier sees a dirty one (tracked files and untracked
-    ones that are not ignored), as a plain folder: Copier clones a git template for every
-    render (about 0.7 s of a 1 s render) and renders a plain folder in place. The renders
-    differ only in .copier-answers.yml, which then names the folder and no _commit. Made
-    once per run (the processes of an xdist run share it), under a lock."""
-    done = destination.with_name(destination.name + ".done")
-    with open(destination.with_name(destination.name + ".lock"), "w") as lock:
+def once(destination: str, make) -> str:
+    """make(destination) unless another process of this run has: the folder is complete
+    once `<destination>.done` exists, and a lock lets one process at a time in."""
+    done = Path(destination + ".done")
+    with open(destination + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            shutil.rmtree(destination, ignore_errors=True)
-            listed = subprocess.run(
-                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                cwd=template,
-                check=True,
-                capture_output=True,
-            ).stdout.decode()
-            for name in filter(None, listed.split("\0")):
-                source = template / name
-                if source.is_file():  # a file deleted but not yet staged is listed too
-                    (destination / name).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, destination / name)
+            shutil.rmtree(destination, ignore_errors=True)  # a run that crashed halfway
+            make(destination)
             done.touch()
     return destination
+
+
+def copy_working_tree(template: Path, destination: str) -> None:
+    """The template's working tree as Copier sees a dirty one: tracked files and untracked
+    ones that are not ignored."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=template,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source, target = template / name, Path(destination) / name
+        if source.is_file():  # a file deleted but not yet staged is listed too
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def snapshot(template: Path, destination: Path) -> Path:
+    """The template's working tree as a plain folder: Copier clones a git template for every
+    render (about 0.7 s of a 1 s render) and renders a plain folder in place. The renders
+    differ only in .copier-answers.yml, which then names the folder and no _commit. Made
+    once per run (the processes of an xdist run share it)."""
+    return Path(once(str(destination), lambda folder: copy_working_tree(template, folder)))
 
 
 def render_into(template: str, answers: dict, destination: str) -> str:
@@ -115,16 +126,8 @@ def render_into(template: str, answers: dict, destination: str) -> str:
 
 
 def render_once(template: str, answers: dict, destination: str) -> str:
-    """render_into `destination` unless another process of this run has: its folder is
-    complete once `<destination>.done` exists, and the lock lets one process at a time in."""
-    done = Path(destination + ".done")
-    with open(destination + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            shutil.rmtree(destination, ignore_errors=True)  # a render that crashed halfway
-            render_into(template, answers, destination)
-            done.touch()
-    return destination
+    """render_into `destination` unless another process of this run has (see once)."""
+    return once(destination, lambda folder: render_into(template, answers, folder))
 
 
 def key(answers: dict) -> tuple:

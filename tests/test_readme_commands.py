@@ -79,7 +79,8 @@ def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> Non
     commands = readme_commands((project / "README.md").read_text())
     package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
     url = "http://127.0.0.1:8000"
-    setup = [c for c in commands if c in readme_command_1()]
+    command_1 = readme_command_1()
+    setup = [c for c in commands if c in command_1]
     assert setup == commands[:3]
     assert setup[1:] == ["make install", "make ci"]
     serve, bench, smoke, update = commands[3:]
