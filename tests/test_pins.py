@@ -1,7 +1,8 @@
 """What CI runs is pinned: the images of plan.yml carry the Python minor they are listed
 under and, where pinned, a well-formed digest; every Python tool the template's own CI
 (.ci/run) installs with pip comes from a requirements file hashed line by line. No render:
-these read the plan and .ci/ only."""
+these read the plan and .ci/ only. Every combination's CI installs the packages of
+third-party Debian repositories at the release line the plan holds them to."""
 
 import re
 import shlex
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLAN, TEMPLATE
+from conftest import COMBINATIONS, PLAN, TEMPLATE, ci_text, combo_id
 
 # name:tag, then optionally @sha256: and the 64 hex digits of the manifest list.
 REFERENCE = re.compile(r"(?P<name>[a-z0-9./-]+):(?P<tag>[\w.-]+)(@sha256:[0-9a-f]{64})?")
@@ -53,3 +54,31 @@ def test_ci_installs_python_tools_only_by_hash() -> None:
         for pin in pins:
             assert re.match(r"[\w.-]+==[\w.]+", pin), f"{requirements.name}: not pinned: {pin}"
             assert "--hash=sha256:" in pin, f"{requirements.name}: no hash: {pin}"
+
+
+# The words after each `apt-get install`, up to the end of the shell command.
+APT_INSTALL = re.compile(r"apt-get install ([^&|;>\n]*)")
+
+
+def apt_packages(text: str) -> dict[str, str]:
+    """Each package an apt-get install of `text` names, with its version ('' when none)."""
+    words = [w for args in APT_INSTALL.findall(text) for w in shlex.split(args)]
+    return dict(word.partition("=")[::2] for word in words if not word.startswith("-"))
+
+
+def test_the_docker_cli_is_the_major_of_the_docker_service() -> None:
+    major = re.fullmatch(r"docker:(\d+)-dind@.*", PLAN["images"]["dind"])[1]
+    assert PLAN["apt"]["docker-ce-cli"] == f"5:{major}.*"
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_ci_holds_third_party_packages_to_their_release_line(render, answers: dict) -> None:
+    text = ci_text(render(answers), answers["ci_provider"])
+    packages = apt_packages(text)
+    for name, version in packages.items():
+        if name in PLAN["apt"]:
+            assert version == PLAN["apt"][name], f"{name}={version}"
+    if "kubectl" in packages:
+        # The Kubernetes repository serves one minor; the pin names the same one.
+        (minor,) = set(re.findall(r"pkgs\.k8s\.io/core:/stable:/v(\d+\.\d+)/deb/", text))
+        assert packages["kubectl"] == f"{minor}.*"
