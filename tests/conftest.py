@@ -74,6 +74,14 @@ def stored_answers(project: Path) -> dict:
     return derived(yaml.safe_load((project / ".copier-answers.yml").read_text()))
 
 
+def made_identities(project: Path, cloud: str) -> set[str]:
+    """The CI identities (plan.identities: ci, ci_pr, ci_production) that a rendered
+    project's Terraform makes in `cloud` (infra/<cloud>/ci.tf)."""
+    text = (project / "infra" / cloud / "ci.tf").read_text()
+    names = {identity["name"] for identity in PLAN["identities"].values()}
+    return {name for name in names if re.search(rf'^resource "[a-z_]+" "{name}" {{', text, re.M)}
+
+
 # The files each CI vendor renders (the same for every other answer), in the order its
 # flows appear: pull requests, release, schedule. The parity check reads them so.
 CI_FILES = {name: vendor["files"] for name, vendor in PLAN["vendors"].items()}

@@ -14,6 +14,7 @@ from conftest import (
     STAGES,
     TEMPLATE,
     clouds,
+    made_identities,
     run,
     stored_answers,
     vendor_answer_sets,
@@ -155,13 +156,6 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
     for stage in root.children:
         visit(stage, "", root.section("environment"))
     return scopes
-
-
-def made_identities(project: Path, cloud: str) -> set[str]:
-    """The CI identities the rendered Terraform makes in `cloud` (infra/<cloud>/ci.tf)."""
-    text = (project / "infra" / cloud / "ci.tf").read_text()
-    names = {identity["name"] for identity in PLAN["identities"].values()}
-    return {name for name in names if re.search(rf'^resource "[a-z_]+" "{name}" {{', text, re.M)}
 
 
 def test_each_scope_binds_only_the_key_of_its_identity(project: Path) -> None:
