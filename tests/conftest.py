@@ -74,6 +74,31 @@ def stored_answers(project: Path) -> dict:
     return derived(yaml.safe_load((project / ".copier-answers.yml").read_text()))
 
 
+def made_identities(project: Path, cloud: str) -> set[str]:
+    """The CI identities (plan.identities: ci, ci_pr, ci_production) that a rendered
+    project's Terraform makes in `cloud` (infra/<cloud>/ci.tf)."""
+    text = (project / "infra" / cloud / "ci.tf").read_text()
+    names = {identity["name"] for identity in PLAN["identities"].values()}
+    return {name for name in names if re.search(rf'^resource "[a-z_]+" "{name}" {{', text, re.M)}
+
+
+def assert_keys_are_split(key_scopes, project: Path) -> None:
+    """What a key-based CI vendor's file promises, as its tests' key_scopes(project, cloud)
+    reads it: pull requests hold the pull-request identity's key where the Terraform makes
+    one (it reads the DVC remote only), else none; main's releases hold the release key
+    (and, in main's run of the pull request stages, the pull-request one), never the
+    production one; the production deploy holds the production identity's key where one
+    is made, else the release one's, and none where the service is on no cloud."""
+    given = stored_answers(project)
+    for cloud in clouds(given):
+        made = made_identities(project, cloud)
+        scopes = key_scopes(project, cloud)
+        assert scopes["pull_request"] == {"ci_pr"} & made, cloud
+        assert {"ci"} <= scopes["release"] <= {"ci", "ci_pr"}, cloud
+        production = {"ci_production" if "ci_production" in made else "ci"}
+        assert scopes["production"] == (production if given["deploy_cloud"] == cloud else set())
+
+
 # The files each CI vendor renders (the same for every other answer), in the order its
 # flows appear: pull requests, release, schedule. The parity check reads them so.
 CI_FILES = {name: vendor["files"] for name, vendor in PLAN["vendors"].items()}

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    PLAN,
     STAGES,
     TEMPLATE,
+    assert_keys_are_split,
     clouds,
+    made_identities,
     run,
     stored_answers,
     vendor_answer_sets,
@@ -20,7 +23,32 @@ from conftest import (
 
 NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
 
-ANSWER_SETS = vendor_answer_sets("jenkins", retrain_schedule="*/30 2-4 1,15 * 1-5")
+# Where CI has all three identities in the project's cloud, as copier.yml derives
+# pr_identity_cloud and production_identity_cloud for a vendor with the split (given here
+# as answers, so that these renders have it whatever the derivation).
+SPLIT = {
+    f"split-{store}-{target}": {
+        "ci_provider": "jenkins",
+        "data_store": store,
+        "deploy_target": target,
+        "pr_identity_cloud": cloud,
+        "production_identity_cloud": cloud,
+    }
+    for store, target, cloud in [
+        ("s3", "aws_ecs", "aws"),
+        ("gcs", "gcp_cloud_run", "gcp"),
+        ("azure_blob", "azure_container_apps", "azure"),
+    ]
+}
+ANSWER_SETS = vendor_answer_sets("jenkins", retrain_schedule="*/30 2-4 1,15 * 1-5") | SPLIT
+# The ends of the IDs of the Jenkins credentials that hold a CI identity's key, by cloud:
+# their starts are the plan's (vendors.jenkins.credentials).
+CREDENTIAL_ENDS = {
+    "aws": ("-access-key-id", "-secret-access-key"),
+    "gcp": ("-key",),
+    "azure": ("-client-id", "-tenant-id", "-client-secret"),
+}
+CREDENTIAL = re.compile(r"credentials\('([^']+)'\)|credentialsId: '([^']+)'")
 MAKE = re.compile(r"\bmake ([a-z-]+)(.*?)'*\)*$")
 # Setup, not stages: the environment, and docker's login to a Google Cloud or Azure registry.
 SETUP_TARGETS = {"install", "registry-login"}
@@ -91,6 +119,56 @@ def jenkinsfile(project: Path) -> str:
 def pipeline(project: Path) -> Stage:
     text = jenkinsfile(project)
     return Stage("pipeline", block(text, text.index("pipeline {") + len("pipeline ")))
+
+
+def identity_of(cloud: str, credential: str) -> str | None:
+    """The CI identity (plan.identities: ci, ci_pr, ci_production) whose key the Jenkins
+    credential `credential` holds in `cloud`, None for any other credential."""
+    for kind, start in PLAN["vendors"]["jenkins"]["credentials"][cloud].items():
+        if credential in {start + end for end in CREDENTIAL_ENDS[cloud]}:
+            return PLAN["identities"][kind]["name"]
+    return None
+
+
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """For each run scope, the CI identities of `cloud` whose key the Jenkinsfile's stages
+    of that scope bind: 'pull_request' (pull requests and other branches: a stage whose
+    `when` admits changeRequest(), or names no branch at all), 'release' (a stage that runs
+    on main, without an `input`), 'production' (a stage on main behind an `input`: the
+    production deploy). A stage holds the credentials of its own `environment` and steps,
+    and of its parents' and the pipeline's `environment`."""
+    scopes: dict[str, set[str]] = {"pull_request": set(), "release": set(), "production": set()}
+
+    def visit(stage: Stage, whens: str, held: str) -> None:
+        whens += stage.section("when")
+        held += stage.section("environment")
+        if stage.children:
+            for child in stage.children:
+                visit(child, whens, held)
+            return
+        found = CREDENTIAL.findall(held + stage.body)
+        identities = {identity_of(cloud, a or b) for a, b in found} - {None}
+        if "changeRequest()" in whens or "branch '" not in whens:
+            scopes["pull_request"] |= identities
+        if "branch 'main'" in whens or "branch '" not in whens:
+            scopes["production" if stage.section("input") else "release"] |= identities
+
+    root = pipeline(project)
+    for stage in root.children:
+        visit(stage, "", root.section("environment"))
+    return scopes
+
+
+def test_each_scope_binds_only_the_key_of_its_identity(project: Path) -> None:
+    assert_keys_are_split(key_scopes, project)
+
+
+def test_the_split_renders_where_ci_has_it(render) -> None:
+    """The answer sets with the split make all three identities (their scopes are checked
+    with the other answer sets')."""
+    for answers in SPLIT.values():
+        identities = made_identities(render(answers), answers["pr_identity_cloud"])
+        assert identities == {"ci", "ci_pr", "ci_production"}
 
 
 def test_npm_groovy_lint_finds_no_error(render) -> None:
@@ -203,17 +281,27 @@ def test_credentials_come_from_the_jenkins_store(project: Path) -> None:
         expected |= {"dvc-remote-access-key-id", "dvc-remote-secret-access-key"}
     on_aws = given["on_s3"]
     service_cloud = given["deploy_cloud"]
+    # The key of each CI identity the Terraform makes, from the credentials the plan names.
+    for cloud in clouds(given):
+        starts = PLAN["vendors"]["jenkins"]["credentials"][cloud]
+        for kind, identity in PLAN["identities"].items():
+            if identity["name"] in made_identities(project, cloud):
+                expected |= {starts[kind] + end for end in CREDENTIAL_ENDS[cloud]}
     if on_aws or service_cloud == "aws":
-        expected |= {"aws-ci-access-key-id", "aws-ci-secret-access-key"}
         assert f"AWS_REGION = '{given['aws_region']}'" in text
-        assert 'aws sts assume-role --role-arn "$AWS_ROLE_ARN"' in text
+        assert 'aws sts assume-role --role-arn "$CI_AWS_ROLE_ARN"' in text
         assert "return '''set +x\n" in text  # the role's credentials stay out of the log
+        # Each binding of a key names the role of the same identity.
+        roles = PLAN["clouds"]["aws"]["identity"]
+        for kind, start in PLAN["vendors"]["jenkins"]["credentials"]["aws"].items():
+            key = f"CI_AWS_SECRET_ACCESS_KEY = credentials('{start}-secret-access-key')"
+            role = f'CI_AWS_ROLE_ARN = "${{env.{roles[kind]}}}"'
+            lines = [line.strip() for line in text.splitlines()]
+            for index, line in enumerate(lines):
+                if line == key:
+                    assert lines[index + 1] == role, kind
     else:
         assert "asCiRole" not in text and "AWS_ROLE_ARN" not in text
-    if "azure" in clouds(given):
-        expected |= {"azure-client-id", "azure-tenant-id", "azure-client-secret"}
-    if "gcp" in clouds(given):
-        expected |= {"gcp-ci-key"}  # the service account key, a Secret file credential
     if given["deploy_target"] == "docker_compose":
         expected |= {"registry"}
         # The production deploy and the scheduled drift check reach the Docker host.

@@ -4,26 +4,56 @@ releases on pushes to main, production only in a build started by hand, the moni
 check, retraining on drift) in cron builds; full history, caches, and no secret in the file."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import (
+    PLAN,
     STAGES,
+    assert_keys_are_split,
+    clouds,
+    made_identities,
     stored_answers,
     vendor_answer_sets,
 )
+from servers import moto_s3
 
-ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *")
+# Where CI has all three identities in the project's cloud, as copier.yml derives
+# pr_identity_cloud and production_identity_cloud for a vendor with the split (given here
+# as answers, so that these renders have it whatever the derivation).
+SPLIT = {
+    f"split-{name}": {
+        "ci_provider": "travis_ci",
+        **answers,
+        "pr_identity_cloud": cloud,
+        "production_identity_cloud": cloud,
+    }
+    for name, answers, cloud in [
+        ("s3-ecs", {"data_store": "s3", "deploy_target": "aws_ecs"}, "aws"),
+        ("gcs-cloud-run", {"data_store": "gcs", "deploy_target": "gcp_cloud_run"}, "gcp"),
+        (
+            "blob-container-apps",
+            {"data_store": "azure_blob", "deploy_target": "azure_container_apps"},
+            "azure",
+        ),
+    ]
+}
+ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *") | SPLIT
 MAKE = re.compile(r"^make ([a-z-]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
-# The variable that turns releases and the monitor on, by the service's cloud.
+# The variable that turns releases and the monitor on, by the service's cloud: the release
+# identity's name, which no job drops.
 CLOUD_SWITCH = {
     "aws": "AWS_ROLE_ARN",
-    "gcp": "GCP_SERVICE_ACCOUNT_KEY_BASE64",
-    "azure": "AZURE_CLIENT_SECRET",
+    "gcp": "GCP_SERVICE_ACCOUNT",
+    "azure": "AZURE_CLIENT_ID",
 }
+# The repository settings' variables holding each CI identity's secret, by cloud.
+SECRETS = PLAN["vendors"]["travis_ci"]["secrets"]
 REGISTRY_LOGIN = 'make registry-login REGISTRY="$REGISTRY" || travis_terminate 1'
 # Travis offers these cron intervals only; the README maps the answer to the nearest.
 INTERVALS = {
@@ -51,6 +81,108 @@ def make_calls(job: dict) -> list[tuple[str, str]]:
     """(target, variables) of each stage target: docker's registry login is setup."""
     calls = [MAKE.match(command) for command in job["script"] if command != REGISTRY_LOGIN]
     return [(m[1], m[2].strip()) for m in calls if m]
+
+
+def commands(config: dict, job: dict) -> list[str]:
+    """Every command a job runs, in order: its own phases, or the global ones it keeps."""
+    return [
+        command
+        for phase in ("before_install", "install", "before_script", "script")
+        for command in job.get(phase, config.get(phase)) or []
+    ]
+
+
+def given_identities(config: dict, job: dict, cloud: str) -> set[str]:
+    """The CI identities of `cloud` whose secret a job is given: Travis hands every job the
+    settings' variables of its branch, so an identity's secret is the job's unless the job
+    drops all of its variables (`unset`) and never reads one."""
+    run = commands(config, job)
+    dropped = {name for c in run if c.startswith("unset ") for name in c.split()[1:]}
+    read = {n for c in run if not c.startswith("unset ") for n in re.findall(r"\$\{?(\w+)", c)}
+    return {
+        PLAN["identities"][kind]["name"]
+        for kind, names in SECRETS[cloud].items()
+        if set(names) & read or not set(names) <= dropped
+    }
+
+
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """For each run scope, the CI identities of `cloud` whose secret the jobs of that scope
+    are given (given_identities): 'pull_request' (a job whose stage admits pull requests,
+    or has no condition), 'production' (a job that deploys production), 'release' (any
+    other job whose stage admits main, or has no condition)."""
+    config = travis(project)
+    conditions = {stage["name"]: stage.get("if", "") for stage in config.get("stages", [])}
+    scopes: dict[str, set[str]] = {"pull_request": set(), "release": set(), "production": set()}
+    for job in config["jobs"]["include"]:
+        condition = conditions.get(job.get("stage"), "")
+        given = given_identities(config, job, cloud)
+        if not condition or "pull_request" in condition:
+            scopes["pull_request"] |= given
+        if any(c.startswith("make deploy ENV=production") for c in commands(config, job)):
+            scopes["production"] |= given
+        elif not condition or "branch = main" in condition:
+            scopes["release"] |= given
+    return scopes
+
+
+def test_each_scope_is_given_only_the_secret_of_its_identity(project: Path) -> None:
+    assert_keys_are_split(key_scopes, project)
+
+
+def test_the_split_renders_where_ci_has_it(render) -> None:
+    """The answer sets with the split make all three identities (their scopes are checked
+    with the other answer sets')."""
+    for answers in SPLIT.values():
+        identities = made_identities(render(answers), answers["pr_identity_cloud"])
+        assert identities == {"ci", "ci_pr", "ci_production"}
+
+
+def test_the_aws_identities_need_no_cli(project: Path) -> None:
+    """The AWS identities are profiles (role_arn and source_profile), which boto3 and DVC
+    read: nothing is installed with pip but the hashed uv requirements."""
+    text = (project / ".travis.yml").read_text()
+    for line in text.splitlines():
+        if "pip install" in line:
+            assert "--require-hashes" in line, line
+    assert "aws sts" not in text and "awscli" not in text
+
+
+def test_the_aws_profile_assumes_the_identitys_role_through_boto3(render, tmp_path) -> None:
+    """The pull request job's AWS step, run as written against an AWS API on loopback (moto):
+    boto3 reads the profile, trades the IAM user's key for the role's credentials, and acts
+    as that role; the release identity's key, dropped first, is nowhere in the files."""
+    config = travis(render(SPLIT["split-s3-ecs"]))
+    job = config["jobs"]["include"][0]
+    steps = [c for c in job["before_install"] + job["script"] if not c.startswith("make ")]
+    role = "arn:aws:iam::123456789012:role/ml-project-ci-pr"
+    check = (
+        "import boto3; "
+        "print(boto3.client('sts').get_caller_identity()['Arn']); "
+        "print(boto3.client('s3').list_objects_v2(Bucket='dvc')['KeyCount'])"
+    )
+    with moto_s3("dvc") as (endpoint, _):
+        env = {
+            "HOME": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+            "AWS_ENDPOINT_URL": endpoint,
+            "TRAVIS_JOB_NUMBER": "7.1",
+            "AWS_PR_ROLE_ARN": role,
+            "CI_AWS_PR_ACCESS_KEY_ID": "AKIAPULLREQUEST",
+            "CI_AWS_PR_SECRET_ACCESS_KEY": "pull-request-secret",
+            "CI_AWS_ACCESS_KEY_ID": "AKIARELEASE",
+            "CI_AWS_SECRET_ACCESS_KEY": "release-secret",
+        }
+        script = "set -e\n" + "\n".join(steps) + f'\n"{sys.executable}" -c "{check}"\n'
+        result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "arn:aws:sts::123456789012:assumed-role/ml-project-ci-pr/travis-7.1",
+        "0",
+    ]
+    files = "".join(path.read_text() for path in (tmp_path / ".aws").iterdir())
+    assert "AKIAPULLREQUEST" in files and "AKIARELEASE" not in files
+    assert oct((tmp_path / ".aws" / "credentials").stat().st_mode & 0o777) == "0o600"
 
 
 def test_travis_accepts_the_schema(project: Path, schema_errors) -> None:
@@ -110,30 +242,45 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
     service_on_aws = given["deploy_cloud"] == "aws"
     uses_aws = on_aws or service_on_aws
     assert (f"AWS_REGION={given.get('aws_region')}" in config["env"]["global"]) == uses_aws
-    for job in jobs(project):
+    # The identity steps, by the anchor the template gives them (<cloud>-<suffix>).
+    suffixes = {identity["suffix"]: kind for kind, identity in PLAN["identities"].items()}
+    for index, job in enumerate(jobs(project)):
         script = job["script"]
-        assume = [c for c in script if "aws sts assume-role" in c]
+        logins = [
+            c for c in script if re.search(r"AWS_PROFILE=|GOOGLE_APPLICATION_CREDENTIALS=", c)
+        ]
         targets = [t for t, _ in make_calls(job)]
-        needs_role = (
-            (on_aws and {"pipeline", "push"} & set(targets))
-            or (service_on_aws and {"build", "deploy"} & set(targets))
-            or (uses_aws and "monitor" in targets)
+        reaches_cloud = (given["dvc_cloud"] and {"pipeline", "push", "monitor"} & set(targets)) or (
+            given["deploy_cloud"] and {"build", "deploy", "monitor"} & set(targets)
         )
-        assert len(assume) == bool(needs_role), job["stage"]
-        if assume:
-            # The role's credentials are assumed right before the first command that needs them.
-            first = next(
-                i
-                for i, c in enumerate(script)
-                if (m := MAKE.match(c))
-                and (
-                    (on_aws and m[1] in ("pipeline", "push"))
-                    or (service_on_aws and m[1] in ("build", "deploy"))
-                    or m[1] == "monitor"
-                )
+        # The pull request stages act as no identity where CI has no pull-request one.
+        acts = index > 0 or any(
+            "ci_pr" in made_identities(project, cloud) for cloud in clouds(given)
+        )
+        expected = int(bool(reaches_cloud) and acts and "azure" not in clouds(given))
+        assert len(logins) == expected, job["stage"]
+        for login in logins:
+            # The identity is made right before the first command that reaches the cloud.
+            cloud_targets = (["pipeline", "push", "monitor"] if given["dvc_cloud"] else []) + (
+                ["build", "deploy", "monitor"] if given["deploy_cloud"] else []
             )
-            assert script.index(assume[0]) < first
-            assert '"$CI_AWS_ACCESS_KEY_ID"' in assume[0] and '"$AWS_ROLE_ARN"' in assume[0]
+            first = next(
+                i for i, c in enumerate(script) if (m := MAKE.match(c)) and m[1] in cloud_targets
+            )
+            assert script.index(login) < first
+            between = script[script.index(login) + 1 : first]
+            assert not any(MAKE.match(c) for c in between if c != REGISTRY_LOGIN)
+            cloud = "aws" if "AWS_PROFILE" in login else "gcp"
+            kinds = [k for k, names in SECRETS[cloud].items() if f'"${names[0]}"' in login]
+            assert len(kinds) == 1, login
+            if cloud == "aws":
+                role = PLAN["clouds"]["aws"]["identity"][kinds[0]]
+                suffix = PLAN["identities"][kinds[0]]["suffix"]
+                assert f'"${role}"' in login and f"export AWS_PROFILE={suffix}" in login
+                assert (
+                    f"[profile {suffix}]\\nrole_arn = %s\\nsource_profile = {suffix}-user" in login
+                )
+                assert suffixes[suffix] == kinds[0]
         if service_on_aws:
             # Only the build pushes to ECR: ECS and SageMaker pull the image themselves.
             assert (REGISTRY_LOGIN in script) == ("build" in targets), job["stage"]
@@ -143,10 +290,6 @@ def test_credentials_come_from_the_repository_settings(project: Path) -> None:
                 assert script[script.index(REGISTRY_LOGIN) + 1].startswith("make build ")
             else:
                 assert REGISTRY_LOGIN not in script
-    if given["deploy_cloud"] == "gcp":
-        # The service account key, for every job (the Google client libraries read it).
-        install = "\n".join(config["install"])
-        assert "export GOOGLE_APPLICATION_CREDENTIALS=/tmp/gcp-ci-key.json" in install
     release = jobs(project)[1 : 1 + len(STAGES.release_stages)]
     if given["deploy_target"] == "docker_compose":
         for job, stage in zip(release, STAGES.release_stages, strict=True):
@@ -187,10 +330,15 @@ def test_shared_steps_are_written_once_and_named_by_alias(project: Path) -> None
     text = (project / ".travis.yml").read_text()
     config = travis(project)
     shared = config.get("_shared", [])
-    for anchor, fragment, used in [
-        ("assume-ci-role", "aws sts assume-role", given["uses_aws"]),
-        ("load-dvc-ssh-key", "base64 --decode > ~/.ssh/dvc_key", given["data_store"] == "ssh"),
-    ]:
+    anchors = [
+        ("load-dvc-ssh-key", "base64 --decode > ~/.ssh/dvc_key", given["data_store"] == "ssh")
+    ]
+    for identity in PLAN["identities"].values():
+        made = given["uses_aws"] and identity["name"] in made_identities(project, "aws")
+        anchors.append(
+            (f"aws-{identity['suffix']}", f"export AWS_PROFILE={identity['suffix']}\n", made)
+        )
+    for anchor, fragment, used in anchors:
         assert text.count(fragment) == int(used), anchor
         assert (f"- &{anchor} |" in text) == used
         assert sum(fragment in step for step in shared) == int(used)

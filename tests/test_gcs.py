@@ -157,12 +157,16 @@ def test_credential_configuration_is_an_external_account_without_secret(render, 
 
 def test_vendors_without_oidc_take_the_key_from_their_secret_store(render):
     jenkinsfile = (render(ANSWER_SETS["jenkins"]) / "Jenkinsfile").read_text()
-    # The PR stages, the package stage and the retraining.
-    assert jenkinsfile.count("GOOGLE_APPLICATION_CREDENTIALS = credentials('gcp-ci-key')") == 3
+    # The release key: the package stage and the retraining (the PR stages hold the
+    # pull-request identity's own key, where CI has one: tests/test_ci_jenkins.py).
+    assert jenkinsfile.count("GOOGLE_APPLICATION_CREDENTIALS = credentials('gcp-ci-key')") == 2
     travis = yaml.safe_load((render(ANSWER_SETS["travis_ci"]) / ".travis.yml").read_text())
-    install = "\n".join(travis["install"])
-    assert "$GCP_SERVICE_ACCOUNT_KEY_BASE64" in install
-    assert "export GOOGLE_APPLICATION_CREDENTIALS=" in install
+    # The release key, decoded by the jobs that act as the release identity (the package
+    # job and the monitor) before the DVC remote is reached.
+    release = [step for step in travis["_shared"] if "$GCP_SERVICE_ACCOUNT_KEY_BASE64" in step]
+    assert len(release) == 1 and "export GOOGLE_APPLICATION_CREDENTIALS=" in release[0]
+    scripts = [job["script"] for job in travis["jobs"]["include"]]
+    assert sum(release[0] in script for script in scripts) == 2
     azure = (render(ANSWER_SETS["azure_pipelines"]) / "azure-pipelines.yml").read_text()
     # The train stage, the package stage and the retraining.
     assert azure.count("secureFile: gcp-ci-key.json") == 3
