@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import (
+    PLAN,
     STAGES,
     run,
     stored_answers,
@@ -102,13 +103,19 @@ def test_every_environment_deploys_with_the_one_stage_template(project: Path) ->
         assert deploy["parameters"]["dependsOn"] == previous
         previous = stage["name"]
     template = yaml.safe_load((project / DEPLOY_TEMPLATE).read_text())
-    # On Azure each environment deploys with its own identity's service connection.
-    connection = ["serviceConnection"] if stored_answers(project)["deploy_cloud"] == "azure" else []
+    # Each environment deploys as its own CI identity: on Azure with its service connection,
+    # elsewhere with its key (AWS: its variable group and role; Google Cloud: its key file).
+    identity = {
+        "azure": ["serviceConnection"],
+        "aws": ["variableGroup", "roleVariable"],
+        "gcp": ["keyFile"],
+        "": [],
+    }[stored_answers(project)["deploy_cloud"]]
     assert [p["name"] for p in template["parameters"]] == [
         "environment",
         "dependsOn",
         "script",
-        *connection,
+        *identity,
     ]
     (stage,) = template["stages"]
     (job,) = stage["jobs"]
@@ -229,8 +236,10 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
                     assert step["task"] == "AzureCLI@2"
                     assert step["inputs"]["azureSubscription"] == f"ml-project-azure{suffix}"
             else:
+                # Google Cloud's key: the release identity's, production's for production.
+                suffix = "-production" if stage["name"] == "production" else ""
                 key = [s for s in steps(job) if s.get("task") == "DownloadSecureFile@1"]
-                assert key[0]["inputs"] == {"secureFile": "gcp-ci-key.json"}
+                assert key[0]["inputs"] == {"secureFile": f"gcp-ci{suffix}-key.json"}
         previous = stage["name"]
     assert config(project)["variables"]["TAG"] == "$(Build.SourceVersion)"
 
@@ -338,6 +347,11 @@ def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
                 assert profile[0]["env"] == {
                     "AWS_CI_ACCESS_KEY_ID": "$(AWS_CI_ACCESS_KEY_ID)",
                     "AWS_CI_SECRET_ACCESS_KEY": "$(AWS_CI_SECRET_ACCESS_KEY)",
+                    "CI_ROLE_ARN": profile[0]["env"]["CI_ROLE_ARN"],
+                }
+                roles = {f"$({name})" for name in PLAN["clouds"]["aws"]["identity"].values()}
+                assert profile[0]["env"]["CI_ROLE_ARN"] in roles | {
+                    "$(${{ parameters.roleVariable }})"
                 }
 
 
@@ -364,7 +378,7 @@ def test_steps_with_the_ci_profile_act_as_the_role_not_as_the_user(render, tmp_p
         ["bash", "-c", profile["script"]],
         tmp_path,
         HOME=str(tmp_path),
-        AWS_ROLE_ARN=role,
+        CI_ROLE_ARN=role,
         **secrets,
     )
     assert oct((tmp_path / ".aws" / "credentials").stat().st_mode & 0o777) == "0o600"

@@ -138,13 +138,22 @@ def test_release_runs_on_main_and_production_waits_for_an_approval(project: Path
         name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
         invocations[name] = body
     assert invocations["approve-production"] == {"type": "approval", "requires": ["staging"]}
+    given = stored_answers(project)
     production = {"requires": ["approve-production"]}
-    service = stored_answers(project)["deploy_cloud"]
-    if service and PLAN["vendors"]["circleci"]["oidc"][service]:
-        # The production identity's variable is in the restricted production context.
+    staging = {"requires": ["package"]}
+    if given["deploy_cloud"]:
+        # The production identity's variable (or secret) is in the restricted production
+        # context.
         production["context"] = "ml-project-production"
+    if not PLAN["vendors"]["circleci"]["oidc"].get(given["dvc_cloud"] or given["deploy_cloud"], 1):
+        # Without OIDC, the release identity's secret is in the context restricted to main.
+        assert invocations["package"] == {"context": "ml-project-release"}
+        if given["deploy_cloud"]:
+            staging["context"] = "ml-project-release"
+    else:
+        assert invocations["package"] == {}
     assert invocations["production"] == production
-    assert invocations["staging"] == {"requires": ["package"]}
+    assert invocations["staging"] == staging
     for stage in STAGES.release_stages:
         job = cfg["jobs"][stage["name"]]
         assert job["environment"]["TAG"] == "<< pipeline.git.revision >>"
@@ -214,7 +223,13 @@ def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
     given = stored_answers(project)
     cfg = config(project)
     for stage in STAGES.retrain_stages:
-        assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [stage["name"]]}
+        cloud = given["dvc_cloud"] or given["deploy_cloud"]
+        if cloud and not PLAN["vendors"]["circleci"]["oidc"][cloud]:
+            # The release identity's secret is in the context restricted to main.
+            job = {stage["name"]: {"context": "ml-project-release"}}
+        else:
+            job = stage["name"]
+        assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [job]}
         job = cfg["jobs"][stage["name"]]
         assert make_calls(job) == [(t, "") for t in stage["targets"]]
         assert "save-dvc-cache" in steps(job)
