@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from conftest import (
+    KEY_SCOPES,
     PLAN,
     STAGES,
+    identity_of,
     run,
     stored_answers,
     vendor_answer_sets,
@@ -445,3 +447,52 @@ def oidc_release_tokens(values: dict) -> list[dict]:
 
 def oidc_production_token(values: dict, main: dict) -> dict:
     return service_connection_token(values, values["azure_devops_production_service_connection"])
+
+
+# --- The keys of this vendor's runs, where it has no OIDC to a cloud (AWS, Google Cloud),
+# which tests/test_ci_policy.py checks against what each identity may do.
+def stage_scope(stage: dict) -> str:
+    """The runs a stage belongs to, from its conditions: main's or the schedule's (release),
+    the production environment's deploy (production), or also pull requests'."""
+    jobs = stage["jobs"]
+    if any(job.get("environment") == "production" for job in jobs):
+        return "production"
+    condition = str(stage.get("condition", ""))
+    protected = (
+        "eq(variables['Build.SourceBranch'], 'refs/heads/main')",
+        "eq(variables['Build.Reason'], 'Schedule')",
+    )
+    if any(job.get("deployment") for job in jobs) or any(c in condition for c in protected):
+        return "release"
+    return "pull_request"
+
+
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """Per run scope, the CI identities whose key its jobs are given: the variable groups
+    they name (AWS: <project>-<suffix>), and the secure files they download (Google Cloud:
+    gcp-<suffix>-key.json), read from the compiled pipeline (templates expanded). A stage
+    runs in the scope of the stage it depends on, where its own condition does not say."""
+    scopes: dict[str, set[str]] = {scope: set() for scope in KEY_SCOPES}
+    by_name: dict[str, str] = {}
+    for stage in config(project)["stages"]:
+        scope = stage_scope(stage)
+        if scope == "pull_request" and by_name.get(stage.get("dependsOn")) in (
+            "release",
+            "production",
+        ):
+            scope = by_name[stage["dependsOn"]]
+        by_name[stage["stage"]] = scope
+        for job in stage["jobs"]:
+            variables = [*(stage.get("variables") or []), *(job.get("variables") or [])]
+            named = [
+                item["group"] for item in variables if isinstance(item, dict) and "group" in item
+            ]
+            strategy = job.get("strategy", {}).get("runOnce", {}).get("deploy", {})
+            for step in job.get("steps", []) + strategy.get("steps", []):
+                if step.get("task") == "DownloadSecureFile@1":
+                    named.append(step["inputs"]["secureFile"])
+            identities = {identity_of(n) for n in named} | {
+                identity_of(n, "{suffix}-key.json") for n in named
+            }
+            scopes[scope] |= identities - {None}
+    return scopes

@@ -12,8 +12,10 @@ import pytest
 import yaml
 
 from conftest import (
+    KEY_SCOPES,
     PLAN,
     STAGES,
+    secret_identities,
     stored_answers,
     vendor_answer_sets,
 )
@@ -303,3 +305,39 @@ def oidc_production_token(values: dict, main: dict) -> dict:
     repository = values["bitbucket_repository_uuid"]
     production = values["bitbucket_production_environment_uuid"]
     return {"sub": f"{{{repository}}}:{{{production}}}:{STEP}"}
+
+
+# --- The keys of this vendor's steps, where it has no OIDC to a cloud (Azure), which
+# tests/test_ci_policy.py checks against what each identity may do.
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """Per run scope, the CI identities whose secret its steps are given: the deployment
+    variables of the deployment environment a step runs in (the release environment's and
+    staging's hold the release identity's, production's the production one's: README), and
+    the secret variables its script names (repository variables reach every step). Pull
+    requests run `pull-requests`; main, and the custom pipelines run on its schedule,
+    release, but the step that deploys production."""
+    cfg = config(project)
+    vendor = PLAN["vendors"]["bitbucket_pipelines"]
+    environments = {vendor["release_environment"]: "release"} | {
+        stage["env"]: stage["identity"] for stage in STAGES.release_stages if stage["env"]
+    }
+    pipelines = cfg["pipelines"]
+    runs = [
+        ("pull_request", item["step"])
+        for steps in pipelines["pull-requests"].values()
+        for item in steps
+    ]
+    runs += [
+        ("release", item["step"])
+        for group in ("branches", "custom")
+        for steps in pipelines.get(group, {}).values()
+        for item in steps
+    ]
+    scopes: dict[str, set[str]] = {scope: set() for scope in KEY_SCOPES}
+    for scope, step in runs:
+        if any(t == "deploy" and "ENV=production" in a.split() for t, a in make_calls(step)):
+            scope = "production"
+        if step.get("deployment"):
+            scopes[scope].add(PLAN["identities"][environments[step["deployment"]]]["name"])
+        scopes[scope] |= secret_identities("\n".join(step["script"]), cloud)
+    return scopes

@@ -12,8 +12,10 @@ import pytest
 import yaml
 
 from conftest import (
+    KEY_SCOPES,
     PLAN,
     STAGES,
+    secret_identities,
     stored_answers,
     vendor_answer_sets,
 )
@@ -396,3 +398,53 @@ def oidc_release_tokens(values: dict) -> list[dict]:
 
 def oidc_production_token(values: dict, main: dict) -> dict:
     return {**main, CONTEXTS: [values["circleci_production_context_id"]]}
+
+
+# --- The keys of this vendor's jobs, where it has no OIDC to a cloud (Azure), which
+# tests/test_ci_policy.py checks against what each identity may do.
+def job_text(cfg: dict, job: dict) -> str:
+    """A job's steps with the commands they call written out (what runs in it)."""
+    text, called = yaml.safe_dump(job), set()
+    commands = cfg.get("commands", {})
+    while new := {
+        name
+        for name in commands
+        if name not in called and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
+    }:
+        called |= new
+        text += "".join(yaml.safe_dump(commands[name]) for name in sorted(new))
+    return text
+
+
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """Per run scope, the CI identities whose secret its jobs are given: the restricted
+    contexts they use (<project>-<context>, plan's vendors.circleci.contexts) and the secret
+    variables their steps name. The workflow `ci` runs on every branch and pull request;
+    the others on main or the schedule (release), but the job that deploys production."""
+    cfg = config(project)
+    contexts = {
+        f"-{context}": PLAN["identities"][kind]["name"]
+        for kind, context in PLAN["vendors"]["circleci"]["contexts"].items()
+    }
+    scopes: dict[str, set[str]] = {scope: set() for scope in KEY_SCOPES}
+    for workflow in cfg["workflows"].values():
+        if not isinstance(workflow, dict) or "jobs" not in workflow:
+            continue
+        for item in workflow["jobs"]:
+            name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+            if body.get("type") == "approval":
+                continue
+            job = cfg["jobs"][name]
+            if "when" not in workflow:
+                scope = "pull_request"
+            elif any(t == "deploy" and "ENV=production" in a.split() for t, a in make_calls(job)):
+                scope = "production"
+            else:
+                scope = "release"
+            used = body.get("context", [])
+            for context in [used] if isinstance(used, str) else used:
+                scopes[scope] |= {
+                    identity for end, identity in contexts.items() if context.endswith(end)
+                }
+            scopes[scope] |= secret_identities(job_text(cfg, job), cloud)
+    return scopes
