@@ -496,3 +496,30 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
             }
             scopes[scope] |= identities - {None}
     return scopes
+
+
+def test_the_readme_says_where_each_key_is_kept(project: Path) -> None:
+    """Every variable group and secure file the pipeline names is in the README, with the
+    branch control that keeps it on main where it is not the pull-request one."""
+    readme = (project / "README.md").read_text()
+    named = {
+        item["group"]
+        for stage in config(project)["stages"]
+        for job in stage["jobs"]
+        for item in job.get("variables") or []
+        if isinstance(item, dict) and "group" in item
+    } | {
+        step["inputs"]["secureFile"]
+        for stage in config(project)["stages"]
+        for job in stage["jobs"]
+        for step in job.get("steps", [])
+        + job.get("strategy", {}).get("runOnce", {}).get("deploy", {}).get("steps", [])
+        if step.get("task") == "DownloadSecureFile@1"
+        and step["inputs"]["secureFile"].startswith("gcp-")
+    }
+    keys = readme[readme.index("**CI keys**") :] if named else ""
+    for name in named:
+        assert f"`{name}`" in keys, name
+        if identity_of(name) != "ci_pr" and identity_of(name, "{suffix}-key.json") != "ci_pr":
+            line = keys[keys.index(f"`{name}`") :].split("\n  - ")[0]
+            assert "*Branch control*" in line, line

@@ -341,3 +341,20 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
             scopes[scope].add(PLAN["identities"][environments[step["deployment"]]]["name"])
         scopes[scope] |= secret_identities("\n".join(step["script"]), cloud)
     return scopes
+
+
+def test_the_readme_says_where_each_secret_is_kept(project: Path) -> None:
+    """Every secret variable the steps read is in the README, the release and production
+    ones as deployment variables."""
+    given = stored_answers(project)
+    cloud = given["dvc_cloud"] or given["deploy_cloud"]
+    if not cloud or PLAN["vendors"]["bitbucket_pipelines"]["oidc"][cloud]:
+        return
+    readme = " ".join((project / "README.md").read_text().split())
+    secrets = PLAN["clouds"][cloud]["secret"]
+    release = f"*secured* deployment variable `{secrets['release']}`"
+    assert release in readme
+    if given["deploy_cloud"]:
+        assert f"*secured* deployment variable `{secrets['production']}` of `production`" in readme
+    if given["dvc_cloud"]:
+        assert f"*secured* repository variable `{secrets['pull_request']}`" in readme

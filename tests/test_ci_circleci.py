@@ -448,3 +448,24 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
                 }
             scopes[scope] |= secret_identities(job_text(cfg, job), cloud)
     return scopes
+
+
+def test_the_readme_says_where_each_secret_is_kept(project: Path) -> None:
+    """Every context the workflows use, and every secret variable the jobs read, is in the
+    README; the contexts restricted to main."""
+    cfg, readme = config(project), (project / "README.md").read_text()
+    cloud = stored_answers(project)["dvc_cloud"] or stored_answers(project)["deploy_cloud"]
+    for workflow in cfg["workflows"].values():
+        for item in workflow.get("jobs", []) if isinstance(workflow, dict) else []:
+            body = {} if isinstance(item, str) else next(iter(item.values()))
+            if "context" in body:
+                # The bullet that says what goes in it (the README names it elsewhere too).
+                bullets = [
+                    " ".join(re.split(r"\n *- ", readme[m.start() :])[0].split())
+                    for m in re.finditer(re.escape(f"`{body['context']}`"), readme)
+                ]
+                assert any('pipeline.git.branch == "main"' in b for b in bullets), bullets
+    if cloud:
+        for name in secret_identities(yaml.safe_dump(cfg), cloud):
+            kind = next(k for k, i in PLAN["identities"].items() if i["name"] == name)
+            assert f"`{PLAN['clouds'][cloud]['secret'][kind]}`" in readme
