@@ -133,6 +133,35 @@ VARIANTS = {
 }
 
 
+# The run scopes of a key-based vendor's jobs (tests/test_ci_policy.py, the key_scopes of
+# tests/test_ci_<vendor>.py): pull requests and other branches, the default branch and
+# staging, the production deploy.
+KEY_SCOPES = ("pull_request", "release", "production")
+
+
+def identity_of(name: str, pattern: str = "{suffix}") -> str | None:
+    """The CI identity (plan.identities: ci, ci_pr, ci_production) that a resource of the
+    vendor's secret store belongs to, by its name: <anything>-<pattern with the identity's
+    suffix>, such as the variable group ml-project-ci-pr or the key file
+    gcp-ci-production-key.json; None for any other name."""
+    by_length = sorted(PLAN["identities"].values(), key=lambda i: -len(i["suffix"]))
+    for identity in by_length:
+        if name.endswith("-" + pattern.format(suffix=identity["suffix"])):
+            return identity["name"]
+    return None
+
+
+def secret_identities(text: str, cloud: str) -> set[str]:
+    """The CI identities whose secret variable (plan.clouds.<cloud>.secret) the shell in
+    `text` reads ($NAME, ${NAME}); a variable it only assigns does not count."""
+    secrets = PLAN["clouds"][cloud].get("secret", {})
+    return {
+        PLAN["identities"][kind]["name"]
+        for kind, variable in secrets.items()
+        if re.search(rf"\$\{{?{variable}\b", text)
+    }
+
+
 def combo_id(answers: dict) -> str:
     return "-".join(str(v) for v in answers.values())
 

@@ -13,7 +13,10 @@ import pytest
 import yaml
 
 from conftest import (
+    KEY_SCOPES,
+    PLAN,
     STAGES,
+    identity_of,
     run,
     stored_answers,
     vendor_answer_sets,
@@ -102,13 +105,19 @@ def test_every_environment_deploys_with_the_one_stage_template(project: Path) ->
         assert deploy["parameters"]["dependsOn"] == previous
         previous = stage["name"]
     template = yaml.safe_load((project / DEPLOY_TEMPLATE).read_text())
-    # On Azure each environment deploys with its own identity's service connection.
-    connection = ["serviceConnection"] if stored_answers(project)["deploy_cloud"] == "azure" else []
+    # Each environment deploys as its own CI identity: on Azure with its service connection,
+    # elsewhere with its key (AWS: its variable group and role; Google Cloud: its key file).
+    identity = {
+        "azure": ["serviceConnection"],
+        "aws": ["variableGroup", "roleVariable"],
+        "gcp": ["keyFile"],
+        "": [],
+    }[stored_answers(project)["deploy_cloud"]]
     assert [p["name"] for p in template["parameters"]] == [
         "environment",
         "dependsOn",
         "script",
-        *connection,
+        *identity,
     ]
     (stage,) = template["stages"]
     (job,) = stage["jobs"]
@@ -229,8 +238,10 @@ def test_release_deploys_through_environments_after_the_gate_on_main(project: Pa
                     assert step["task"] == "AzureCLI@2"
                     assert step["inputs"]["azureSubscription"] == f"ml-project-azure{suffix}"
             else:
+                # Google Cloud's key: the release identity's, production's for production.
+                suffix = "-production" if stage["name"] == "production" else ""
                 key = [s for s in steps(job) if s.get("task") == "DownloadSecureFile@1"]
-                assert key[0]["inputs"] == {"secureFile": "gcp-ci-key.json"}
+                assert key[0]["inputs"] == {"secureFile": f"gcp-ci{suffix}-key.json"}
         previous = stage["name"]
     assert config(project)["variables"]["TAG"] == "$(Build.SourceVersion)"
 
@@ -338,6 +349,11 @@ def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
                 assert profile[0]["env"] == {
                     "AWS_CI_ACCESS_KEY_ID": "$(AWS_CI_ACCESS_KEY_ID)",
                     "AWS_CI_SECRET_ACCESS_KEY": "$(AWS_CI_SECRET_ACCESS_KEY)",
+                    "CI_ROLE_ARN": profile[0]["env"]["CI_ROLE_ARN"],
+                }
+                roles = {f"$({name})" for name in PLAN["clouds"]["aws"]["identity"].values()}
+                assert profile[0]["env"]["CI_ROLE_ARN"] in roles | {
+                    "$(${{ parameters.roleVariable }})"
                 }
 
 
@@ -364,7 +380,7 @@ def test_steps_with_the_ci_profile_act_as_the_role_not_as_the_user(render, tmp_p
         ["bash", "-c", profile["script"]],
         tmp_path,
         HOME=str(tmp_path),
-        AWS_ROLE_ARN=role,
+        CI_ROLE_ARN=role,
         **secrets,
     )
     assert oct((tmp_path / ".aws" / "credentials").stat().st_mode & 0o777) == "0o600"
@@ -431,3 +447,79 @@ def oidc_release_tokens(values: dict) -> list[dict]:
 
 def oidc_production_token(values: dict, main: dict) -> dict:
     return service_connection_token(values, values["azure_devops_production_service_connection"])
+
+
+# --- The keys of this vendor's runs, where it has no OIDC to a cloud (AWS, Google Cloud),
+# which tests/test_ci_policy.py checks against what each identity may do.
+def stage_scope(stage: dict) -> str:
+    """The runs a stage belongs to, from its conditions: main's or the schedule's (release),
+    the production environment's deploy (production), or also pull requests'."""
+    jobs = stage["jobs"]
+    if any(job.get("environment") == "production" for job in jobs):
+        return "production"
+    condition = str(stage.get("condition", ""))
+    protected = (
+        "eq(variables['Build.SourceBranch'], 'refs/heads/main')",
+        "eq(variables['Build.Reason'], 'Schedule')",
+    )
+    if any(job.get("deployment") for job in jobs) or any(c in condition for c in protected):
+        return "release"
+    return "pull_request"
+
+
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """Per run scope, the CI identities whose key its jobs are given: the variable groups
+    they name (AWS: <project>-<suffix>), and the secure files they download (Google Cloud:
+    gcp-<suffix>-key.json), read from the compiled pipeline (templates expanded). A stage
+    runs in the scope of the stage it depends on, where its own condition does not say."""
+    scopes: dict[str, set[str]] = {scope: set() for scope in KEY_SCOPES}
+    by_name: dict[str, str] = {}
+    for stage in config(project)["stages"]:
+        scope = stage_scope(stage)
+        if scope == "pull_request" and by_name.get(stage.get("dependsOn")) in (
+            "release",
+            "production",
+        ):
+            scope = by_name[stage["dependsOn"]]
+        by_name[stage["stage"]] = scope
+        for job in stage["jobs"]:
+            variables = [*(stage.get("variables") or []), *(job.get("variables") or [])]
+            named = [
+                item["group"] for item in variables if isinstance(item, dict) and "group" in item
+            ]
+            strategy = job.get("strategy", {}).get("runOnce", {}).get("deploy", {})
+            for step in job.get("steps", []) + strategy.get("steps", []):
+                if step.get("task") == "DownloadSecureFile@1":
+                    named.append(step["inputs"]["secureFile"])
+            identities = {identity_of(n) for n in named} | {
+                identity_of(n, "{suffix}-key.json") for n in named
+            }
+            scopes[scope] |= identities - {None}
+    return scopes
+
+
+def test_the_readme_says_where_each_key_is_kept(project: Path) -> None:
+    """Every variable group and secure file the pipeline names is in the README, with the
+    branch control that keeps it on main where it is not the pull-request one."""
+    readme = (project / "README.md").read_text()
+    named = {
+        item["group"]
+        for stage in config(project)["stages"]
+        for job in stage["jobs"]
+        for item in job.get("variables") or []
+        if isinstance(item, dict) and "group" in item
+    } | {
+        step["inputs"]["secureFile"]
+        for stage in config(project)["stages"]
+        for job in stage["jobs"]
+        for step in job.get("steps", [])
+        + job.get("strategy", {}).get("runOnce", {}).get("deploy", {}).get("steps", [])
+        if step.get("task") == "DownloadSecureFile@1"
+        and step["inputs"]["secureFile"].startswith("gcp-")
+    }
+    keys = readme[readme.index("**CI keys**") :] if named else ""
+    for name in named:
+        assert f"`{name}`" in keys, name
+        if identity_of(name) != "ci_pr" and identity_of(name, "{suffix}-key.json") != "ci_pr":
+            line = keys[keys.index(f"`{name}`") :].split("\n  - ")[0]
+            assert "*Branch control*" in line, line

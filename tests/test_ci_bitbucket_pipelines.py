@@ -12,8 +12,10 @@ import pytest
 import yaml
 
 from conftest import (
+    KEY_SCOPES,
     PLAN,
     STAGES,
+    secret_identities,
     stored_answers,
     vendor_answer_sets,
 )
@@ -107,10 +109,13 @@ def test_main_builds_once_then_deploys_to_staging_then_production_manually(proje
     assert len(release) == len(STAGES.release_stages)
     for step, stage in zip(release, STAGES.release_stages, strict=True):
         # A step that signs in without deploying runs in the release environment, the
-        # only kind of step the release identity admits.
+        # only kind of step the release identity admits (OIDC), or whose deployment
+        # variables hold its secret.
+        cloud = given["dvc_cloud"] or given["deploy_cloud"]
         assert step.get("deployment") == stage["env"] or (
             not stage["env"]
-            and step.get("oidc")
+            and cloud
+            and step.get("oidc", False) == PLAN["vendors"]["bitbucket_pipelines"]["oidc"][cloud]
             and step["deployment"] == PLAN["vendors"]["bitbucket_pipelines"]["release_environment"]
         )
         assert (step.get("trigger") == "manual") == stage["approval"]
@@ -300,3 +305,56 @@ def oidc_production_token(values: dict, main: dict) -> dict:
     repository = values["bitbucket_repository_uuid"]
     production = values["bitbucket_production_environment_uuid"]
     return {"sub": f"{{{repository}}}:{{{production}}}:{STEP}"}
+
+
+# --- The keys of this vendor's steps, where it has no OIDC to a cloud (Azure), which
+# tests/test_ci_policy.py checks against what each identity may do.
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """Per run scope, the CI identities whose secret its steps are given: the deployment
+    variables of the deployment environment a step runs in (the release environment's and
+    staging's hold the release identity's, production's the production one's: README), and
+    the secret variables its script names (repository variables reach every step). Pull
+    requests run `pull-requests`; main, and the custom pipelines run on its schedule,
+    release, but the step that deploys production."""
+    cfg = config(project)
+    vendor = PLAN["vendors"]["bitbucket_pipelines"]
+    environments = {vendor["release_environment"]: "release"} | {
+        stage["env"]: stage["identity"] for stage in STAGES.release_stages if stage["env"]
+    }
+    pipelines = cfg["pipelines"]
+    runs = [
+        ("pull_request", item["step"])
+        for steps in pipelines["pull-requests"].values()
+        for item in steps
+    ]
+    runs += [
+        ("release", item["step"])
+        for group in ("branches", "custom")
+        for steps in pipelines.get(group, {}).values()
+        for item in steps
+    ]
+    scopes: dict[str, set[str]] = {scope: set() for scope in KEY_SCOPES}
+    for scope, step in runs:
+        if any(t == "deploy" and "ENV=production" in a.split() for t, a in make_calls(step)):
+            scope = "production"
+        if step.get("deployment"):
+            scopes[scope].add(PLAN["identities"][environments[step["deployment"]]]["name"])
+        scopes[scope] |= secret_identities("\n".join(step["script"]), cloud)
+    return scopes
+
+
+def test_the_readme_says_where_each_secret_is_kept(project: Path) -> None:
+    """Every secret variable the steps read is in the README, the release and production
+    ones as deployment variables."""
+    given = stored_answers(project)
+    cloud = given["dvc_cloud"] or given["deploy_cloud"]
+    if not cloud or PLAN["vendors"]["bitbucket_pipelines"]["oidc"][cloud]:
+        return
+    readme = " ".join((project / "README.md").read_text().split())
+    secrets = PLAN["clouds"][cloud]["secret"]
+    release = f"*secured* deployment variable `{secrets['release']}`"
+    assert release in readme
+    if given["deploy_cloud"]:
+        assert f"*secured* deployment variable `{secrets['production']}` of `production`" in readme
+    if given["dvc_cloud"]:
+        assert f"*secured* repository variable `{secrets['pull_request']}`" in readme

@@ -12,8 +12,10 @@ import pytest
 import yaml
 
 from conftest import (
+    KEY_SCOPES,
     PLAN,
     STAGES,
+    secret_identities,
     stored_answers,
     vendor_answer_sets,
 )
@@ -138,13 +140,22 @@ def test_release_runs_on_main_and_production_waits_for_an_approval(project: Path
         name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
         invocations[name] = body
     assert invocations["approve-production"] == {"type": "approval", "requires": ["staging"]}
+    given = stored_answers(project)
     production = {"requires": ["approve-production"]}
-    service = stored_answers(project)["deploy_cloud"]
-    if service and PLAN["vendors"]["circleci"]["oidc"][service]:
-        # The production identity's variable is in the restricted production context.
+    staging = {"requires": ["package"]}
+    if given["deploy_cloud"]:
+        # The production identity's variable (or secret) is in the restricted production
+        # context.
         production["context"] = "ml-project-production"
+    if not PLAN["vendors"]["circleci"]["oidc"].get(given["dvc_cloud"] or given["deploy_cloud"], 1):
+        # Without OIDC, the release identity's secret is in the context restricted to main.
+        assert invocations["package"] == {"context": "ml-project-release"}
+        if given["deploy_cloud"]:
+            staging["context"] = "ml-project-release"
+    else:
+        assert invocations["package"] == {}
     assert invocations["production"] == production
-    assert invocations["staging"] == {"requires": ["package"]}
+    assert invocations["staging"] == staging
     for stage in STAGES.release_stages:
         job = cfg["jobs"][stage["name"]]
         assert job["environment"]["TAG"] == "<< pipeline.git.revision >>"
@@ -214,7 +225,13 @@ def test_monitor_runs_only_on_the_scheduled_pipeline(project: Path) -> None:
     given = stored_answers(project)
     cfg = config(project)
     for stage in STAGES.retrain_stages:
-        assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [stage["name"]]}
+        cloud = given["dvc_cloud"] or given["deploy_cloud"]
+        if cloud and not PLAN["vendors"]["circleci"]["oidc"][cloud]:
+            # The release identity's secret is in the context restricted to main.
+            job = {stage["name"]: {"context": "ml-project-release"}}
+        else:
+            job = stage["name"]
+        assert cfg["workflows"][stage["name"]] == {"when": RETRAINING, "jobs": [job]}
         job = cfg["jobs"][stage["name"]]
         assert make_calls(job) == [(t, "") for t in stage["targets"]]
         assert "save-dvc-cache" in steps(job)
@@ -381,3 +398,74 @@ def oidc_release_tokens(values: dict) -> list[dict]:
 
 def oidc_production_token(values: dict, main: dict) -> dict:
     return {**main, CONTEXTS: [values["circleci_production_context_id"]]}
+
+
+# --- The keys of this vendor's jobs, where it has no OIDC to a cloud (Azure), which
+# tests/test_ci_policy.py checks against what each identity may do.
+def job_text(cfg: dict, job: dict) -> str:
+    """A job's steps with the commands they call written out (what runs in it)."""
+    text, called = yaml.safe_dump(job), set()
+    commands = cfg.get("commands", {})
+    while new := {
+        name
+        for name in commands
+        if name not in called and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
+    }:
+        called |= new
+        text += "".join(yaml.safe_dump(commands[name]) for name in sorted(new))
+    return text
+
+
+def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
+    """Per run scope, the CI identities whose secret its jobs are given: the restricted
+    contexts they use (<project>-<context>, plan's vendors.circleci.contexts) and the secret
+    variables their steps name. The workflow `ci` runs on every branch and pull request;
+    the others on main or the schedule (release), but the job that deploys production."""
+    cfg = config(project)
+    contexts = {
+        f"-{context}": PLAN["identities"][kind]["name"]
+        for kind, context in PLAN["vendors"]["circleci"]["contexts"].items()
+    }
+    scopes: dict[str, set[str]] = {scope: set() for scope in KEY_SCOPES}
+    for workflow in cfg["workflows"].values():
+        if not isinstance(workflow, dict) or "jobs" not in workflow:
+            continue
+        for item in workflow["jobs"]:
+            name, body = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+            if body.get("type") == "approval":
+                continue
+            job = cfg["jobs"][name]
+            if "when" not in workflow:
+                scope = "pull_request"
+            elif any(t == "deploy" and "ENV=production" in a.split() for t, a in make_calls(job)):
+                scope = "production"
+            else:
+                scope = "release"
+            used = body.get("context", [])
+            for context in [used] if isinstance(used, str) else used:
+                scopes[scope] |= {
+                    identity for end, identity in contexts.items() if context.endswith(end)
+                }
+            scopes[scope] |= secret_identities(job_text(cfg, job), cloud)
+    return scopes
+
+
+def test_the_readme_says_where_each_secret_is_kept(project: Path) -> None:
+    """Every context the workflows use, and every secret variable the jobs read, is in the
+    README; the contexts restricted to main."""
+    cfg, readme = config(project), (project / "README.md").read_text()
+    cloud = stored_answers(project)["dvc_cloud"] or stored_answers(project)["deploy_cloud"]
+    for workflow in cfg["workflows"].values():
+        for item in workflow.get("jobs", []) if isinstance(workflow, dict) else []:
+            body = {} if isinstance(item, str) else next(iter(item.values()))
+            if "context" in body:
+                # The bullet that says what goes in it (the README names it elsewhere too).
+                bullets = [
+                    " ".join(re.split(r"\n *- ", readme[m.start() :])[0].split())
+                    for m in re.finditer(re.escape(f"`{body['context']}`"), readme)
+                ]
+                assert any('pipeline.git.branch == "main"' in b for b in bullets), bullets
+    if cloud:
+        for name in secret_identities(yaml.safe_dump(cfg), cloud):
+            kind = next(k for k, i in PLAN["identities"].items() if i["name"] == name)
+            assert f"`{PLAN['clouds'][cloud]['secret'][kind]}`" in readme

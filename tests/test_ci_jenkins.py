@@ -23,24 +23,19 @@ from conftest import (
 
 NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
 
-# Where CI has all three identities in the project's cloud, as copier.yml derives
-# pr_identity_cloud and production_identity_cloud for a vendor with the split (given here
-# as answers, so that these renders have it whatever the derivation).
+# Where CI has all three identities in the project's cloud (copier.yml derives
+# pr_identity_cloud and production_identity_cloud for key-based vendors too).
 SPLIT = {
-    f"split-{store}-{target}": {
-        "ci_provider": "jenkins",
-        "data_store": store,
-        "deploy_target": target,
-        "pr_identity_cloud": cloud,
-        "production_identity_cloud": cloud,
+    name: answers
+    for name, answers in vendor_answer_sets("jenkins").items()
+    if name
+    in {
+        "jenkins-s3-aws_ecs",
+        "jenkins-gcs-gcp_cloud_run",
+        "jenkins-azure_blob-azure_container_apps",
     }
-    for store, target, cloud in [
-        ("s3", "aws_ecs", "aws"),
-        ("gcs", "gcp_cloud_run", "gcp"),
-        ("azure_blob", "azure_container_apps", "azure"),
-    ]
 }
-ANSWER_SETS = vendor_answer_sets("jenkins", retrain_schedule="*/30 2-4 1,15 * 1-5") | SPLIT
+ANSWER_SETS = vendor_answer_sets("jenkins", retrain_schedule="*/30 2-4 1,15 * 1-5")
 # The ends of the IDs of the Jenkins credentials that hold a CI identity's key, by cloud:
 # their starts are the plan's (vendors.jenkins.credentials).
 CREDENTIAL_ENDS = {
@@ -167,7 +162,8 @@ def test_the_split_renders_where_ci_has_it(render) -> None:
     """The answer sets with the split make all three identities (their scopes are checked
     with the other answer sets')."""
     for answers in SPLIT.values():
-        identities = made_identities(render(answers), answers["pr_identity_cloud"])
+        (cloud,) = clouds(answers)
+        identities = made_identities(render(answers), cloud)
         assert identities == {"ci", "ci_pr", "ci_production"}
 
 

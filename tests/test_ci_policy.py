@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COMBINATIONS, PLAN, clouds, combo_id
+from conftest import COMBINATIONS, KEY_SCOPES, PLAN, clouds, combo_id
 from terraform_hcl import Module
 
 WITH_TERRAFORM = [answers for answers in COMBINATIONS if clouds(answers)]
@@ -427,10 +427,9 @@ def test_every_identity_is_classified_and_ci_has_a_release_identity(case) -> Non
 def test_pull_request_identity_reads_the_dvc_remote_only(case) -> None:
     answers, project, identities, values = case
     (cloud,) = clouds(answers)
-    # Where the DVC remote is on the cloud and the vendor signs in to it through OIDC (a
-    # vendor that holds keys keeps one key: not split yet).
-    store_cloud = PLAN["stores"][answers["data_store"]]["cloud"] == cloud
-    if not (store_cloud and PLAN["vendors"][answers["ci_provider"]]["oidc"][cloud]):
+    # Where the DVC remote is on the cloud, whether the vendor signs in to it through OIDC
+    # or with the pull-request identity's own key.
+    if PLAN["stores"][answers["data_store"]]["cloud"] != cloud:
         assert "ci_pr" not in identities, "a pull-request identity that no pipeline uses"
         return
     assert "ci_pr" in identities
@@ -577,3 +576,46 @@ def test_production_identity_requires_the_production_environment(answers, render
     )
     admitted = [token["sub"] for token in tokens if production.admits(token)]
     assert not admitted, f"{production.address} admits {admitted}"
+
+
+# --- The keys of the vendors without OIDC to a cloud --------------------------------------------
+# Each identity is reached with a key of its own, and the vendor's protected scopes (Azure
+# Pipelines variable groups and secure files, CircleCI contexts, Bitbucket deployment
+# variables, Jenkins credentials, Travis variables) decide which jobs are given which key.
+# key_scopes(project, cloud) of tests/test_ci_<vendor>.py reads, from the rendered CI
+# file, the identities whose key the jobs of each run scope are given.
+KEY_BASED = [
+    answers
+    for answers in WITH_TERRAFORM
+    if not all(PLAN["vendors"][answers["ci_provider"]]["oidc"][c] for c in clouds(answers))
+]
+
+
+@pytest.mark.parametrize("answers", KEY_BASED, ids=combo_id)
+def test_each_key_goes_only_to_the_runs_of_its_scope(answers, render) -> None:
+    """No identity whose key a pull request's jobs are given can write anything shared; the
+    identities that deploy production are given to the production deploy only; the release
+    runs hold the release identity, and the production deploy its own where it exists."""
+    (cloud,) = clouds(answers)
+    vendor = answers["ci_provider"]
+    scopes_of = getattr(vendor_tests(vendor), "key_scopes", None)
+    assert scopes_of, f"tests/test_ci_{vendor}.py has no key_scopes(project, cloud)"
+    project = render(answers)
+    module = Module(project / "infra" / cloud)
+    identities = READERS[cloud](module, variable_values(module, vendor))
+    scopes = scopes_of(project, cloud)
+    assert set(scopes) == set(KEY_SCOPES), scopes
+    # An identity the Terraform does not create has no key to give.
+    given = {scope: names & set(identities) for scope, names in scopes.items()}
+
+    writers = {
+        name: sorted({(p, by) for p, kind, by in identities[name].grants if kind == "write"})
+        for name in given["pull_request"]
+    }
+    assert not {n: w for n, w in writers.items() if w}, f"pull requests hold the key of {writers}"
+    deployers = {name for name, identity in identities.items() if production_deploys(identity)}
+    outside = (given["pull_request"] | given["release"]) & deployers
+    assert not outside, f"{sorted(outside)} deploy production and are given outside its deploy"
+    assert "ci" in given["release"], "the release runs hold no release key"
+    if "ci_production" in identities:
+        assert "ci_production" in given["production"], "the production deploy holds no key"

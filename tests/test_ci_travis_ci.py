@@ -22,27 +22,19 @@ from conftest import (
 )
 from servers import moto_s3
 
-# Where CI has all three identities in the project's cloud, as copier.yml derives
-# pr_identity_cloud and production_identity_cloud for a vendor with the split (given here
-# as answers, so that these renders have it whatever the derivation).
+# Where CI has all three identities in the project's cloud (copier.yml derives
+# pr_identity_cloud and production_identity_cloud for key-based vendors too).
 SPLIT = {
-    f"split-{name}": {
-        "ci_provider": "travis_ci",
-        **answers,
-        "pr_identity_cloud": cloud,
-        "production_identity_cloud": cloud,
+    name: answers
+    for name, answers in vendor_answer_sets("travis_ci").items()
+    if name
+    in {
+        "travis_ci-s3-aws_ecs",
+        "travis_ci-gcs-gcp_cloud_run",
+        "travis_ci-azure_blob-azure_container_apps",
     }
-    for name, answers, cloud in [
-        ("s3-ecs", {"data_store": "s3", "deploy_target": "aws_ecs"}, "aws"),
-        ("gcs-cloud-run", {"data_store": "gcs", "deploy_target": "gcp_cloud_run"}, "gcp"),
-        (
-            "blob-container-apps",
-            {"data_store": "azure_blob", "deploy_target": "azure_container_apps"},
-            "azure",
-        ),
-    ]
 }
-ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *") | SPLIT
+ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *")
 MAKE = re.compile(r"^make ([a-z-]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
 # The variable that turns releases and the monitor on, by the service's cloud: the release
@@ -134,7 +126,8 @@ def test_the_split_renders_where_ci_has_it(render) -> None:
     """The answer sets with the split make all three identities (their scopes are checked
     with the other answer sets')."""
     for answers in SPLIT.values():
-        identities = made_identities(render(answers), answers["pr_identity_cloud"])
+        (cloud,) = clouds(answers)
+        identities = made_identities(render(answers), cloud)
         assert identities == {"ci", "ci_pr", "ci_production"}
 
 
@@ -152,7 +145,7 @@ def test_the_aws_profile_assumes_the_identitys_role_through_boto3(render, tmp_pa
     """The pull request job's AWS step, run as written against an AWS API on loopback (moto):
     boto3 reads the profile, trades the IAM user's key for the role's credentials, and acts
     as that role; the release identity's key, dropped first, is nowhere in the files."""
-    config = travis(render(SPLIT["split-s3-ecs"]))
+    config = travis(render(SPLIT["travis_ci-s3-aws_ecs"]))
     job = config["jobs"]["include"][0]
     steps = [c for c in job["before_install"] + job["script"] if not c.startswith("make ")]
     role = "arn:aws:iam::123456789012:role/ml-project-ci-pr"

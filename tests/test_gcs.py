@@ -168,8 +168,10 @@ def test_vendors_without_oidc_take_the_key_from_their_secret_store(render):
     scripts = [job["script"] for job in travis["jobs"]["include"]]
     assert sum(release[0] in script for script in scripts) == 2
     azure = (render(ANSWER_SETS["azure_pipelines"]) / "azure-pipelines.yml").read_text()
-    # The train stage, the package stage and the retraining.
-    assert azure.count("secureFile: gcp-ci-key.json") == 3
+    # The release key: the package stage and the retraining; the train stage of pull
+    # requests takes the pull-request identity's.
+    assert azure.count("secureFile: gcp-ci-key.json") == 2
+    assert azure.count("secureFile: gcp-ci-pr-key.json") == 1
     assert azure.count("variable=GOOGLE_APPLICATION_CREDENTIALS]$(gcpKey.secureFilePath)") == 3
 
 

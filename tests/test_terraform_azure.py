@@ -150,9 +150,9 @@ def test_ci_roles_are_least_privilege(rendered, combo):
         "ci_dvc": ("Storage Blob Data Contributor", "${azurerm_storage_container.dvc.id}"),
         "ci_acr": ("AcrPush", "${azurerm_container_registry.this.id}"),
     }
-    if combo in OIDC:
-        # The pull-request identity reads the DVC remote, and nothing else.
-        expected["ci_pr_dvc"] = ("Storage Blob Data Reader", "${azurerm_storage_container.dvc.id}")
+    # The pull-request identity (federated, or an app registration with a secret of its
+    # own) reads the DVC remote, and nothing else.
+    expected["ci_pr_dvc"] = ("Storage Blob Data Reader", "${azurerm_storage_container.dvc.id}")
     assert {n: (a["role_definition_name"], a["scope"]) for n, a in assignments.items()} == expected
     registry = module.resource("azurerm_container_registry", "this")
     assert registry["admin_enabled"] is False

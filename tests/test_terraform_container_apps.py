@@ -212,16 +212,12 @@ def test_ci_may_release_revisions_of_these_apps_and_nothing_more(rendered, combo
     } <= actions
     assert not any("*" in action or action.endswith("/delete") for action in actions)
     assert role["assignable_scopes"] == ["${azurerm_resource_group.this.id}"]
-    # With OIDC (GitHub) the release identity deploys the staging app and the production
-    # identity the production app; with a key (Jenkins) the one identity both.
-    deployers = (
-        {
-            "ci": '${azurerm_container_app.this["staging"].id}',
-            "ci_production": '${azurerm_container_app.this["production"].id}',
-        }
-        if combo == "github"
-        else {"ci": "${azurerm_resource_group.this.id}"}
-    )
+    # The release identity deploys the staging app and the production identity the
+    # production app, whether they are federated (GitHub) or hold keys (Jenkins).
+    deployers = {
+        "ci": '${azurerm_container_app.this["staging"].id}',
+        "ci_production": '${azurerm_container_app.this["production"].id}',
+    }
     for identity, scope in deployers.items():
         assignment = module.resource("azurerm_role_assignment", f"{identity}_container_apps")
         assert assignment["principal_id"] == f"${{local.{identity}_principal_id}}"

@@ -255,10 +255,12 @@ def test_outputs_give_the_ci_settings(vendor_project):
     vendor, project = vendor_project
     outputs = gcp(project).named("output")
     variables = outputs["ci_variables"]["value"]
-    expected = {"GCP_SERVICE_ACCOUNT", "GCP_PROJECT_ID", "REGISTRY"}
+    # The pull-request service account too (the remote is on GCS), whose key CI keeps
+    # apart where it has no OIDC.
+    expected = {"GCP_SERVICE_ACCOUNT", "GCP_PR_SERVICE_ACCOUNT", "GCP_PROJECT_ID", "REGISTRY"}
     if vendor not in KEY_VENDORS:
-        # OIDC: the provider, and the pull-request service account (the remote is on GCS).
-        expected |= {"GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_PR_SERVICE_ACCOUNT"}
+        # OIDC: the provider.
+        expected |= {"GCP_WORKLOAD_IDENTITY_PROVIDER"}
     assert set(variables) == expected
     assert {"ci_service_account", "project_id", "dvc_bucket_name", "registry"} <= set(outputs)
 

@@ -98,8 +98,9 @@ module "service" {
   certificate_arn = try(var.https[each.key].certificate_arn, null)
 }
 
-# CI deploys: registers a revision copied from the latest one with the new image, points
-# the service at it, waits for it to be stable, and finds the load balancer's address.
+# CI deploys staging: registers a revision copied from the latest one with the new
+# image, points the service at it, waits for it to be stable, and finds the load
+# balancer's address.
 data "aws_iam_policy_document" "ci_ecs" {
   statement {
     sid       = "TaskDefinitions"
@@ -108,17 +109,15 @@ data "aws_iam_policy_document" "ci_ecs" {
   }
 
   statement {
-    sid       = "TheServicesOfThisProject"
+    sid       = "TheStagingService"
     actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
-    resources = [for env in local.environments : module.service[env].service_arn]
+    resources = [module.service["staging"].service_arn]
   }
 
   statement {
-    sid     = "PassTheTaskRoles"
-    actions = ["iam:PassRole"]
-    resources = flatten([
-      for env in local.environments : [module.service[env].execution_role_arn, module.service[env].task_role_arn]
-    ])
+    sid       = "PassTheTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [module.service["staging"].execution_role_arn, module.service["staging"].task_role_arn]
 
     condition {
       test     = "StringEquals"
@@ -138,4 +137,45 @@ resource "aws_iam_role_policy" "ci_ecs" {
   name   = "ecs-deploy"
   role   = aws_iam_role.ci.id
   policy = data.aws_iam_policy_document.ci_ecs.json
+}
+
+# CI deploys production: registers a revision copied from the latest one with the new
+# image, points the service at it, waits for it to be stable, and finds the load
+# balancer's address.
+data "aws_iam_policy_document" "ci_production_ecs" {
+  statement {
+    sid       = "TaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    resources = ["*"] # neither action supports resource-level permissions
+  }
+
+  statement {
+    sid       = "TheProductionService"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    resources = [module.service["production"].service_arn]
+  }
+
+  statement {
+    sid       = "PassTheTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [module.service["production"].execution_role_arn, module.service["production"].task_role_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "FindTheLoadBalancers"
+    actions   = ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTags"]
+    resources = ["*"] # describe actions do not support resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "ci_production_ecs" {
+  name   = "ecs-deploy-production"
+  role   = aws_iam_role.ci_production.id
+  policy = data.aws_iam_policy_document.ci_production_ecs.json
 }

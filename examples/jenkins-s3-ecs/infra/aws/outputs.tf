@@ -2,8 +2,18 @@
 # variables (not secrets: none of these values is confidential) in the CI settings.
 
 output "ci_role_arn" {
-  description = "Role CI assumes with the key of the IAM user ci_user_name: the CI variable AWS_ROLE_ARN."
+  description = "Release role CI assumes with the key of the IAM user ci_user_name on the protected default branch and in the staging environment: the CI variable AWS_ROLE_ARN."
   value       = aws_iam_role.ci.arn
+}
+
+output "ci_pr_role_arn" {
+  description = "Pull-request role CI assumes in every other run (it reads the DVC remote only): the CI variable AWS_PR_ROLE_ARN."
+  value       = aws_iam_role.ci_pr.arn
+}
+
+output "ci_production_role_arn" {
+  description = "Production role CI assumes in the production environment's deploy only: the CI variable AWS_PRODUCTION_ROLE_ARN (README: where it goes)."
+  value       = aws_iam_role.ci_production.arn
 }
 
 output "aws_region" {
@@ -54,8 +64,10 @@ output "log_group_names" {
 output "ci_variables" {
   description = "Every variable to set in the CI settings, by name (the README's CI section says where)."
   value = {
-    AWS_ROLE_ARN = aws_iam_role.ci.arn
-    AWS_REGION   = var.aws_region
-    REGISTRY     = split("/", aws_ecr_repository.app.repository_url)[0]
+    AWS_ROLE_ARN            = aws_iam_role.ci.arn
+    AWS_PR_ROLE_ARN         = aws_iam_role.ci_pr.arn
+    AWS_PRODUCTION_ROLE_ARN = aws_iam_role.ci_production.arn
+    AWS_REGION              = var.aws_region
+    REGISTRY                = split("/", aws_ecr_repository.app.repository_url)[0]
   }
 }
