@@ -247,9 +247,10 @@ def infer(table: pd.DataFrame, target: str) -> Schema:
 
 HEADER = """\
 # The data's schema: what `make pipeline` checks every row of the source against before it
-# trains, and what the service holds requests to. Written by `make schema` from {source}:
-# review it. Widen each range to what is possible, not just what this file holds (a value
-# outside gets a 422 from the service and fails the pipeline), and list every category.
+# trains, and what the service holds requests to. `make schema` wrote it from
+# {source}: review it. Widen each range to what is possible, not just what this file
+# holds (a value outside gets a 422 from the service and fails the pipeline), list every
+# category, and put the positive class second.
 """
 
 
