@@ -5,6 +5,8 @@ from typing import Any
 
 import yaml
 
+# The data's schema: features, types, ranges, categories, the target and the task.
+SCHEMA = Path("data/schema.yaml")
 RAW_DATA = Path("data/raw/dataset.csv")
 TRAIN_DATA = Path("data/processed/train.csv")
 TEST_DATA = Path("data/processed/test.csv")
