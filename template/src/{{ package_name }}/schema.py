@@ -13,7 +13,6 @@ review: types inferred, ranges from the data, categories listed.
 """
 
 import argparse
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,11 +195,9 @@ def _checked(
         fractional = np.isfinite(values) & (values % 1 != 0)
         if fractional.any():
             problems.append(("values that are not whole numbers", _rows(fractional)))
-    low = -math.inf if feature.min is None else feature.min
-    high = math.inf if feature.max is None else feature.max
-    outside = np.isfinite(values) & ((values < low) | (values > high))
-    if outside.any():
-        problems.append((f"values outside [{feature.min}, {feature.max}]", _rows(outside)))
+    for bound, beyond in (("min", values < feature.min), ("max", values > feature.max)):
+        if getattr(feature, bound) is not None and beyond.any():
+            problems.append((f"values beyond its {bound} {getattr(feature, bound)}", _rows(beyond)))
     return values, problems
 
 
