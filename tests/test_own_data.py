@@ -221,7 +221,7 @@ BAD_FILES = {
     "a missing column": (without(2), "has no column 'monthly_spend'"),
     "a wrong type": (with_row(4, 0, "ten"), 'column "tenure": values that are not integer'),
     "a value out of range": (with_row(2, 2, "-5"), 'column "monthly_spend": values beyond its min'),
-    "an unknown category": (with_row(7, 1, "gold"), "column \"plan\": values not in its categories"),
+    "an unknown category": (with_row(7, 1, "gold"), 'column "plan": values not in its categories'),
     "an empty file": ("", "is empty"),
 }
 
