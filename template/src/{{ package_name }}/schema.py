@@ -87,7 +87,7 @@ class Schema:
     def from_dict(cls, raw: dict[str, Any]) -> "Schema":
         if raw["task"] not in TASKS:
             raise SchemaError(f"task is {raw['task']!r}; this project trains {', '.join(TASKS)}")
-        classes = tuple(str(value) for value in raw["target"]["classes"])
+        classes = tuple(_text(value) for value in raw["target"]["classes"])
         if len(classes) != 2 or len(set(classes)) != 2:
             raise SchemaError(f"a binary target has two distinct classes, not {list(classes)}")
         features = []
@@ -95,7 +95,7 @@ class Schema:
             kind = entry["type"]
             if kind not in TYPES:
                 raise SchemaError(f"feature {entry['name']!r}: type is one of {', '.join(TYPES)}")
-            categories = tuple(str(value) for value in entry.get("categories") or ())
+            categories = tuple(_text(value) for value in entry.get("categories") or ())
             if kind == "category" and (not categories or len(set(categories)) < len(categories)):
                 raise SchemaError(f"feature {entry['name']!r}: list its distinct categories")
             low, high = entry.get("min"), entry.get("max")
@@ -164,6 +164,14 @@ class Schema:
         classes read as strings, never guessed as numbers."""
         text = {feature.name: str for feature in self.categorical} | {self.target: str}
         return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+
+
+def _text(value: Any) -> str:
+    """A class or category as the data spells it. YAML reads yes, no, on, off, true and
+    false unquoted as booleans, which no data spells: they must be quoted."""
+    if isinstance(value, bool):
+        raise SchemaError(f"{value} reads as a boolean: quote a yes/no/on/off/true/false value")
+    return str(value)
 
 
 def _rows(mask: pd.Series) -> str:
