@@ -101,12 +101,13 @@ def changed(column: str, rows: dict[int, str]) -> pd.DataFrame:
         (GOOD.head(0), "bad.csv has no rows"),
         (changed("spend", {1: "lots", 3: "?"}), 'column "spend": values that are not float'),
         (changed("tenure", {2: "2.5"}), 'column "tenure": values that are not whole numbers'),
-        (changed("tenure", {0: "-1", 3: "601"}), 'column "tenure": values outside [0, 600]'),
+        (changed("tenure", {0: "-1", 3: "601"}), 'column "tenure": values beyond its min 0'),
+        (changed("tenure", {3: "601"}), 'column "tenure": values beyond its max 600 in 1 row: 4'),
         (changed("plan", {1: "gold"}), "column \"plan\": values not in its categories ('gold')"),
         (changed("churned", {0: "maybe"}), 'column "churned": values not in its classes'),
         (changed("spend", {2: ""}), 'column "spend": missing values'),
     ],
-    ids=["missing column", "empty", "type", "integer", "range", "category", "class", "missing"],
+    ids=["column", "empty", "type", "integer", "min", "max", "category", "class", "missing"],
 )
 def test_a_bad_file_is_refused_naming_the_column_and_rows(table, message) -> None:
     with pytest.raises(schema.DataError) as refused:
@@ -126,6 +127,12 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(schema.DataError, match="empty.csv is empty"):
         schema.read_table(empty)
+
+
+def test_an_unquoted_yes_or_no_in_the_schema_is_refused() -> None:
+    written = yaml.safe_load("target: {name: churned, classes: [no, yes]}")
+    with pytest.raises(schema.SchemaError, match="quote"):
+        schema.Schema.from_dict({**SMALL.to_dict(), **written})
 
 
 def test_make_schema_infers_a_schema_that_accepts_its_file(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ review: types inferred, ranges from the data, categories listed.
 """
 
 import argparse
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +87,7 @@ class Schema:
     def from_dict(cls, raw: dict[str, Any]) -> "Schema":
         if raw["task"] not in TASKS:
             raise SchemaError(f"task is {raw['task']!r}; this project trains {', '.join(TASKS)}")
-        classes = tuple(str(value) for value in raw["target"]["classes"])
+        classes = tuple(_text(value) for value in raw["target"]["classes"])
         if len(classes) != 2 or len(set(classes)) != 2:
             raise SchemaError(f"a binary target has two distinct classes, not {list(classes)}")
         features = []
@@ -96,7 +95,7 @@ class Schema:
             kind = entry["type"]
             if kind not in TYPES:
                 raise SchemaError(f"feature {entry['name']!r}: type is one of {', '.join(TYPES)}")
-            categories = tuple(str(value) for value in entry.get("categories") or ())
+            categories = tuple(_text(value) for value in entry.get("categories") or ())
             if kind == "category" and (not categories or len(set(categories)) < len(categories)):
                 raise SchemaError(f"feature {entry['name']!r}: list its distinct categories")
             low, high = entry.get("min"), entry.get("max")
@@ -167,6 +166,14 @@ class Schema:
         return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
 
 
+def _text(value: Any) -> str:
+    """A class or category as the data spells it. YAML reads yes, no, on, off, true and
+    false unquoted as booleans, which no data spells: they must be quoted."""
+    if isinstance(value, bool):
+        raise SchemaError(f"{value} reads as a boolean: quote a yes/no/on/off/true/false value")
+    return str(value)
+
+
 def _rows(mask: pd.Series) -> str:
     """The 1-based row numbers where `mask` holds: the first few, and how many more."""
     rows = (np.flatnonzero(mask.to_numpy()) + 1).tolist()
@@ -196,11 +203,9 @@ def _checked(
         fractional = np.isfinite(values) & (values % 1 != 0)
         if fractional.any():
             problems.append(("values that are not whole numbers", _rows(fractional)))
-    low = -math.inf if feature.min is None else feature.min
-    high = math.inf if feature.max is None else feature.max
-    outside = np.isfinite(values) & ((values < low) | (values > high))
-    if outside.any():
-        problems.append((f"values outside [{feature.min}, {feature.max}]", _rows(outside)))
+    for bound, beyond in (("min", values < feature.min), ("max", values > feature.max)):
+        if getattr(feature, bound) is not None and beyond.any():
+            problems.append((f"values beyond its {bound} {getattr(feature, bound)}", _rows(beyond)))
     return values, problems
 
 

@@ -6,8 +6,13 @@ ships inside the package (the pipeline needs no network), or the path of a CSV o
 file in this repository, tracked with `dvc add` or `dvc import-url` (README, "Your own
 data"). A file that does not match the schema stops the pipeline here, before anything
 trains, with the columns and rows at fault.
+
+    python -m <package>.data [--check FILE]
+
+--check only checks FILE (a CSV or Parquet file) against the schema, and writes nothing.
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -54,8 +59,21 @@ def fetch(out: Path = config.RAW_DATA, params_path: Path = config.PARAMS) -> Pat
     return out
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="fetch the data and check it against the schema")
+    parser.add_argument(
+        "--check", type=Path, metavar="FILE", help="only check FILE against the schema"
+    )
+    args = parser.parse_args(argv)
     try:
-        print(f"wrote {fetch()}")
+        if args.check:
+            rows = len(SCHEMA.validated(read_table(args.check), where=str(args.check)))
+            print(f"{args.check}: {rows} rows match {config.SCHEMA}")
+        else:
+            print(f"wrote {fetch()}")
     except DataError as error:
         sys.exit(f"fetch: {error}")
+
+
+if __name__ == "__main__":
+    main()
