@@ -107,7 +107,8 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     params_path = project / "params.yaml"
     params = params_path.read_text()
     assert "  source: sample\n" in params
-    params_path.write_text(params.replace("  source: sample\n", "  source: data/customers.csv\n"))
+    own_source = "  source: data/source/customers.csv\n"
+    params_path.write_text(params.replace("  source: sample\n", own_source))
 
     output = run(["make", "ci"], project).stdout
     (project / ".make-ci.log").write_text(output)
@@ -117,13 +118,13 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_readme_commands_track_import_and_describe_the_data(own: Path) -> None:
     commands = data_commands((own / "README.md").read_text())
     assert any("dvc add" in c for c in commands) and any("dvc import-url" in c for c in commands)
-    tracked = yaml.safe_load((own / "data" / "customers.csv.dvc").read_text())
+    tracked = yaml.safe_load((own / "data" / "source" / "customers.csv.dvc").read_text())
     assert tracked["outs"][0]["path"] == "customers.csv"
-    imported = yaml.safe_load((own / "data" / "customers.parquet.dvc").read_text())
+    imported = yaml.safe_load((own / "data" / "source" / "customers.parquet.dvc").read_text())
     assert imported["deps"][0]["path"].startswith("http://127.0.0.1:")
     # `dvc update` took the newer version, and it matches the schema too.
     check = ["uv", "run", "--frozen", "python", "-m", f"{package_of(own)}.data", "--check"]
-    assert "400 rows match" in run([*check, "data/customers.parquet"], own).stdout
+    assert "400 rows match" in run([*check, "data/source/customers.parquet"], own).stdout
     schema = yaml.safe_load((own / "data" / "schema.yaml").read_text())
     assert schema["task"] == "binary_classification"
     assert schema["target"] == {"name": "churned", "classes": ["no", "yes"]}
@@ -229,7 +230,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("kind", list(BAD_FILES))
 def test_a_bad_file_is_refused_naming_the_column_and_rows(own: Path, kind: str) -> None:
     text, message = BAD_FILES[kind]
-    bad = own / "data" / "bad.csv"
+    bad = own / "data" / "source" / "bad.csv"
     bad.write_text(text)
     check = ["uv", "run", "--frozen", "python", "-m", f"{package_of(own)}.data", "--check"]
     refused = run([*check, str(bad)], own, check=False)
@@ -242,10 +243,10 @@ def test_a_bad_file_is_refused_naming_the_column_and_rows(own: Path, kind: str) 
 def test_a_bad_file_stops_the_pipeline_before_training(own: Path) -> None:
     params_path = own / "params.yaml"
     params = params_path.read_text()
-    bad = own / "data" / "bad.csv"
+    bad = own / "data" / "source" / "bad.csv"
     bad.write_text(with_row(7, 1, "gold"))
     try:
-        params_path.write_text(params.replace("data/customers.csv", "data/bad.csv"))
+        params_path.write_text(params.replace("source/customers.csv", "source/bad.csv"))
         stopped = run(["make", "pipeline"], own, check=False)
     finally:
         params_path.write_text(params)
