@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ml_project import schema
+from ml_project import data, schema
 from ml_project.data import FEATURES, SCHEMA, TARGET
 
 
@@ -120,6 +120,14 @@ def test_the_refusal_lists_the_first_rows_and_counts_the_rest() -> None:
     table = pd.concat([table] * 2, ignore_index=True)
     with pytest.raises(schema.DataError, match=r"in 8 rows: 1, 2, 3, 4, 5 and 3 more"):
         SMALL.validated(table, "bad.csv")
+
+
+def test_a_source_outside_data_source_is_refused(tmp_path: Path) -> None:
+    """The fetch stage depends on data/source/: a file elsewhere would not run it again."""
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"source": "elsewhere/customers.csv"}}))
+    with pytest.raises(schema.DataError, match="lives in data/source/"):
+        data.load_raw(params)
 
 
 def test_an_empty_file_is_refused(tmp_path: Path) -> None:

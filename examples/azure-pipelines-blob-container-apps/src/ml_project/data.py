@@ -3,7 +3,7 @@ it against the schema (data/schema.yaml), and write the checked data to data/raw
 
 The source is `sample`, scikit-learn's copy of the Wisconsin breast cancer dataset, which
 ships inside the package (the pipeline needs no network), or the path of a CSV or Parquet
-file in this repository, tracked with `dvc add` or `dvc import-url` (README, "Your own
+file in data/source/, tracked with `dvc add` or `dvc import-url` (README, "Your own
 data"). A file that does not match the schema stops the pipeline here, before anything
 trains, with the columns and rows at fault.
 
@@ -44,8 +44,14 @@ def source(params_path: Path = config.PARAMS) -> str:
 def load_raw(params_path: Path = config.PARAMS) -> pd.DataFrame:
     """The source's rows, checked against the schema; raises DataError."""
     name = source(params_path)
-    table = sample() if name == SAMPLE else read_table(Path(name))
-    return SCHEMA.validated(table, where=name)
+    if name == SAMPLE:
+        return SCHEMA.validated(sample(), where=name)
+    if config.SOURCES not in Path(name).parents:
+        raise DataError(
+            f"data.source is {name}: a file of yours lives in {config.SOURCES}/, the folder "
+            "the fetch stage depends on (or `sample`)"
+        )
+    return SCHEMA.validated(read_table(Path(name)), where=name)
 
 
 def read(path: Path) -> pd.DataFrame:
