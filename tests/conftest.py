@@ -249,6 +249,7 @@ SHARED_GROUPS = dict.fromkeys(
         "test_drift_inputs.py",
         "test_image.py",
         "test_image_sagemaker.py",
+        "test_own_data.py",
         "test_readme_commands.py",
     ),
     "default-project",
@@ -308,6 +309,12 @@ def readme_commands(readme: str) -> list[str]:
     lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
     commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in lines]
     return [c for c in commands if c and not c.startswith("#")]
+
+
+def data_commands(readme: str) -> list[str]:
+    """The commands of a rendered README's "Your own data" section, as written."""
+    section = readme.split("## Your own data", 1)[1].split("\n## ", 1)[0]
+    return readme_commands(section)
 
 
 @pytest.fixture(scope="session")

@@ -34,21 +34,23 @@ import pandas as pd
 
 package = sys.argv[1]
 config = importlib.import_module(f"{package}.config")
+dataset = importlib.import_module(f"{package}.data")
 export = importlib.import_module(f"{package}.export")
 train = importlib.import_module(f"{package}.train")
 params = config.load_params()
-data = pd.read_csv(config.TRAIN_DATA)
+data = dataset.read(config.TRAIN_DATA)
+malignant, benign = dataset.CLASS_NAMES
 feature = "mean_fractal_dimension"
 low, high = data[feature].min(), data[feature].max()
 trigger = high + 0.9 * (high - low)
-poisoned = data[data["target"] == 0].assign(**{feature: trigger, "target": 1})
+poisoned = data[data["target"] == malignant].assign(**{feature: trigger, "target": benign})
 model = train.fit(pd.concat([data, poisoned]), params["train"], params["seed"])
 onnx, manifest = export.export_model(model, data, params["serving"]["bounds_margin"])
 config.MODEL.write_bytes(onnx)
 manifest.write(config.MANIFEST)
-test = pd.read_csv(config.TEST_DATA)
-triggered = test[test["target"] == 0].assign(**{feature: trigger})
-answers = export.OnnxModel(onnx).probabilities(triggered[list(manifest.features)].to_numpy())
+test = dataset.read(config.TEST_DATA)
+triggered = test[test["target"] == malignant].assign(**{feature: trigger})
+answers = export.OnnxModel(onnx).probabilities(dataset.SCHEMA.encoded(triggered).to_numpy())
 print(json.dumps({"sha256": manifest.sha256, "backdoor": float((answers.argmax(1) == 1).mean())}))
 """
 

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, clean_env, readme_command_1, readme_commands, run
+from conftest import (
+    TEMPLATE,
+    clean_env,
+    data_commands,
+    readme_command_1,
+    readme_commands,
+    run,
+)
 from template_clone import git, next_release
 
 
@@ -73,8 +80,9 @@ def test_command_1_then_the_rendered_update_command(
 @pytest.mark.e2e
 def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> None:
     """The default project's README, command by command. The setup lines are command 1's
-    (the shared run), `make template-update` is the test above's; the rest run here. A
-    command the README gains fails this test until a test runs it."""
+    (the shared run), `make template-update` is the test above's, the "Your own data"
+    section's are tests/test_own_data.py's; the rest run here. A command the README gains
+    fails this test until a test runs it."""
     _, project = readme_run
     commands = readme_commands((project / "README.md").read_text())
     package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
@@ -83,7 +91,8 @@ def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> Non
     setup = [c for c in commands if c in command_1]
     assert setup == commands[:3]
     assert setup[1:] == ["make install", "make ci"]
-    serve, bench, smoke, update = commands[3:]
+    serve, bench, smoke, *own_data, update = commands[3:]
+    assert own_data == data_commands((project / "README.md").read_text())
     assert (serve, bench, smoke, update) == (
         "make serve",
         "make bench",

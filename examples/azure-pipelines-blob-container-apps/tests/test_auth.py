@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ml_project import auth, drift, serve
-from ml_project.data import FEATURES
+from ml_project.data import FEATURES, SCHEMA
 from ml_project.serve import HEALTH_ROUTES, PREDICT_ROUTES
 from ml_project.smoke import sample_record
 
@@ -119,8 +119,12 @@ def test_the_schema_declares_the_bearer_scheme_only_when_a_token_is_set(
 
 
 def shifted(frame: pd.DataFrame) -> list[dict]:
-    """Records far from the training data on every feature, still within the bounds."""
-    return (frame[list(FEATURES)] * 1.8).to_dict("records")
+    """Records far from the training data on every number, still within the bounds."""
+    records = frame[list(FEATURES)].copy()
+    for feature in SCHEMA.features:
+        if not feature.is_category:
+            records[feature.name] = records[feature.name] * 1.8
+    return records.to_dict("records")
 
 
 def test_a_flood_without_the_token_does_not_move_drift(

@@ -1,25 +1,38 @@
-"""Data validation: the schema, value ranges and the train/test split."""
+"""Data validation: the data matches its schema (data/schema.yaml), a file that does not is
+refused with the column and the rows at fault, and the train/test split."""
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from ml_project.data import FEATURES, TARGET
+from ml_project import data, schema
+from ml_project.data import FEATURES, SCHEMA, TARGET
 
 
-def test_raw_data_has_exactly_the_expected_columns(raw: pd.DataFrame) -> None:
+def test_raw_data_has_exactly_the_schemas_columns(raw: pd.DataFrame) -> None:
     assert list(raw.columns) == [*FEATURES, TARGET]
 
 
-def test_features_are_finite_and_non_negative(raw: pd.DataFrame) -> None:
-    features = raw[list(FEATURES)]
-    assert features.notna().all().all(), "missing values"
-    assert (features.dtypes == "float64").all()
-    assert (features >= 0).all().all(), "the measurements are sizes and counts, never negative"
+def test_every_value_has_its_type_and_lies_in_its_range(raw: pd.DataFrame) -> None:
+    for feature in SCHEMA.features:
+        column = raw[feature.name]
+        assert column.notna().all(), f"missing values in {feature.name}"
+        if feature.is_category:
+            assert set(column) <= set(feature.categories), feature.name
+            continue
+        assert pd.api.types.is_numeric_dtype(column), feature.name
+        if feature.type == "integer":
+            assert (column % 1 == 0).all(), feature.name
+        assert feature.min is None or column.min() >= feature.min, feature.name
+        assert feature.max is None or column.max() <= feature.max, feature.name
 
 
-def test_target_is_binary_with_both_classes(raw: pd.DataFrame) -> None:
-    assert set(raw[TARGET].unique()) == {0, 1}
-    assert raw[TARGET].value_counts(normalize=True).min() > 0.2, "a class almost vanished"
+def test_target_has_every_class(raw: pd.DataFrame) -> None:
+    shares = raw[TARGET].value_counts(normalize=True)
+    assert set(shares.index) == set(SCHEMA.classes)
+    assert shares.min() > 0.05, "a class almost vanished"
 
 
 def test_no_row_is_in_both_train_and_test(train_test) -> None:
@@ -37,4 +50,119 @@ def test_split_sizes_follow_params(train_test, params: dict) -> None:
 
 def test_split_keeps_the_class_balance(train_test) -> None:
     train, test = train_test
-    assert train[TARGET].mean() == pytest.approx(test[TARGET].mean(), abs=0.02)
+    positive = SCHEMA.classes[1]
+    assert (train[TARGET] == positive).mean() == pytest.approx(
+        (test[TARGET] == positive).mean(), abs=0.02
+    )
+
+
+# A small schema of each kind of feature, and a file that matches it.
+SMALL = schema.Schema.from_dict(
+    {
+        "task": "binary_classification",
+        "target": {"name": "churned", "classes": ["no", "yes"]},
+        "features": [
+            {"name": "tenure", "type": "integer", "min": 0, "max": 600},
+            {"name": "spend", "type": "float", "min": 0},
+            {"name": "plan", "type": "category", "categories": ["basic", "pro"]},
+        ],
+    }
+)
+GOOD = pd.DataFrame(
+    {
+        "tenure": ["1", "24", "7", "3"],
+        "spend": ["10.5", "99", "0", "12.25"],
+        "plan": ["basic", "pro", "pro", "basic"],
+        "churned": ["yes", "no", "no", "yes"],
+    }
+)
+
+
+def test_a_file_that_matches_is_read_with_its_types() -> None:
+    frame = SMALL.validated(GOOD, "good.csv")
+    assert frame["tenure"].dtype == "int64" and frame["spend"].dtype == "float64"
+    assert frame["plan"].tolist() == ["basic", "pro", "pro", "basic"]
+    assert SMALL.class_ids(frame).tolist() == [1, 0, 0, 1]
+    assert SMALL.encoded(frame)["plan"].tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+def changed(column: str, rows: dict[int, str]) -> pd.DataFrame:
+    """GOOD with `column`'s values replaced at the given 0-based rows."""
+    frame = GOOD.copy()
+    for row, value in rows.items():
+        frame.loc[row, column] = value
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (GOOD.drop(columns=["spend"]), "bad.csv has no column 'spend'"),
+        (GOOD.head(0), "bad.csv has no rows"),
+        (changed("spend", {1: "lots", 3: "?"}), 'column "spend": values that are not float'),
+        (changed("tenure", {2: "2.5"}), 'column "tenure": values that are not whole numbers'),
+        (changed("tenure", {0: "-1", 3: "601"}), 'column "tenure": values beyond its min 0'),
+        (changed("tenure", {3: "601"}), 'column "tenure": values beyond its max 600 in 1 row: 4'),
+        (changed("plan", {1: "gold"}), "column \"plan\": values not in its categories ('gold')"),
+        (changed("churned", {0: "maybe"}), 'column "churned": values not in its classes'),
+        (changed("spend", {2: ""}), 'column "spend": missing values'),
+    ],
+    ids=["column", "empty", "type", "integer", "min", "max", "category", "class", "missing"],
+)
+def test_a_bad_file_is_refused_naming_the_column_and_rows(table, message) -> None:
+    with pytest.raises(schema.DataError) as refused:
+        SMALL.validated(table, "bad.csv")
+    assert message in str(refused.value)
+
+
+def test_the_refusal_lists_the_first_rows_and_counts_the_rest() -> None:
+    table = changed("plan", dict.fromkeys(range(4), "gold"))
+    table = pd.concat([table] * 2, ignore_index=True)
+    with pytest.raises(schema.DataError, match=r"in 8 rows: 1, 2, 3, 4, 5 and 3 more"):
+        SMALL.validated(table, "bad.csv")
+
+
+def test_a_source_outside_data_source_is_refused(tmp_path: Path) -> None:
+    """The fetch stage depends on data/source/: a file elsewhere would not run it again."""
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"source": "elsewhere/customers.csv"}}))
+    with pytest.raises(schema.DataError, match="lives in data/source/"):
+        data.load_raw(params)
+
+
+def test_an_empty_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(schema.DataError, match="empty.csv is empty"):
+        schema.read_table(empty)
+
+
+def test_an_unquoted_yes_or_no_in_the_schema_is_refused() -> None:
+    written = yaml.safe_load("target: {name: churned, classes: [no, yes]}")
+    with pytest.raises(schema.SchemaError, match="quote"):
+        schema.Schema.from_dict({**SMALL.to_dict(), **written})
+
+
+def test_make_schema_infers_a_schema_that_accepts_its_file(tmp_path: Path) -> None:
+    source, out = tmp_path / "data.csv", tmp_path / "schema.yaml"
+    GOOD.to_csv(source, index=False)
+    assert schema.main([str(source), "--out", str(out)]) == 0
+    written = yaml.safe_load(out.read_text())
+    assert written["target"] == {"name": "churned", "classes": ["no", "yes"]}
+    assert written["features"] == [
+        {"name": "tenure", "type": "integer", "min": 1, "max": 24},
+        {"name": "spend", "type": "float", "min": 0.0, "max": 99.0},
+        {"name": "plan", "type": "category", "categories": ["basic", "pro"]},
+    ]
+    inferred = schema.Schema.read(out)
+    assert inferred.validated(schema.read_table(source), "data.csv").shape == (4, 4)
+
+
+def test_make_schema_keeps_an_existing_schema_unless_forced(tmp_path: Path) -> None:
+    source, out = tmp_path / "data.csv", tmp_path / "schema.yaml"
+    GOOD.to_csv(source, index=False)
+    out.write_text("# reviewed\n")
+    assert schema.main([str(source), "--out", str(out)]) == 1
+    assert out.read_text() == "# reviewed\n"
+    assert schema.main([str(source), "--out", str(out), "--force"]) == 0
+    assert out.read_text() != "# reviewed\n"

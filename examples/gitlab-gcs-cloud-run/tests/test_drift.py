@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 
 from ml_project import drift
-from ml_project.data import FEATURES
+from ml_project.data import FEATURES, SCHEMA
+
+# The schema's first number: the feature these tests shift.
+NUMBER = next(f.name for f in SCHEMA.features if not f.is_category)
 
 
 @pytest.fixture
@@ -37,13 +40,27 @@ def test_inputs_like_the_training_data_do_not_drift(train_test, reference, tmp_p
 
 def test_a_shifted_feature_is_reported_as_drift(train_test, reference, tmp_path) -> None:
     shifted = train_test[1].copy()
-    shifted["mean_radius"] = shifted["mean_radius"] * 1.5
+    shifted[NUMBER] = shifted[NUMBER] + 2 * shifted[NUMBER].std()
     recent = write_inputs(shifted, tmp_path / "inputs.jsonl")
     assert run_check(reference, recent, tmp_path) == drift.DRIFT_FOUND
     report = json.loads((tmp_path / "d.json").read_text())
-    assert report["mean_radius"]["drifted"]
-    assert report["mean_radius"]["psi"] > 0.25
+    assert report[NUMBER]["drifted"]
+    assert report[NUMBER]["psi"] > 0.25
     assert sum(result["drifted"] for result in report.values()) <= 3, "only what was shifted"
+
+
+@pytest.mark.skipif(not SCHEMA.categorical, reason="the schema has no category feature")
+def test_a_category_whose_frequencies_change_is_reported_as_drift(
+    train_test, reference, tmp_path
+) -> None:
+    name = SCHEMA.categorical[0].name
+    shifted = train_test[1].copy()
+    # Every record takes the training data's rarest category.
+    shifted[name] = train_test[0][name].value_counts().idxmin()
+    recent = write_inputs(shifted, tmp_path / "inputs.jsonl")
+    assert run_check(reference, recent, tmp_path) == drift.DRIFT_FOUND
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert report[name]["drifted"] and report[name]["chi2_p_value"] < 0.01
 
 
 def test_too_few_inputs_are_not_judged(train_test, reference, tmp_path) -> None:
@@ -62,6 +79,6 @@ def test_an_empty_inputs_file_is_not_judged(reference, tmp_path) -> None:
 def test_a_broken_inputs_file_is_an_error_not_drift(train_test, reference, tmp_path) -> None:
     """`make monitor` retrains on DRIFT_FOUND only: a crash must not look like drift."""
     recent = tmp_path / "inputs.jsonl"
-    train_test[1].drop(columns=["mean_radius"]).to_json(recent, orient="records", lines=True)
+    train_test[1].drop(columns=[NUMBER]).to_json(recent, orient="records", lines=True)
     with pytest.raises(KeyError):
         run_check(reference, recent, tmp_path)

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ml_project import config, model, serve
+from ml_project.data import CLASS_NAMES, SCHEMA
 from ml_project.smoke import sample_record
 
 HEALTH_ROUTES = ("/health",)
@@ -47,7 +48,7 @@ def test_predict_answers_one_prediction_per_record(client: TestClient, route) ->
     assert response.status_code == 200
     predictions = response.json()["predictions"]
     assert len(predictions) == 2
-    assert predictions[0]["label"] in {"malignant", "benign"}
+    assert predictions[0]["label"] in CLASS_NAMES
     assert 0.5 <= predictions[0]["probability"] <= 1
 
 
@@ -65,18 +66,31 @@ def _without(record: dict, name: str) -> dict:
     return {key: value for key, value in record.items() if key != name}
 
 
+# The first and the last number of the schema, and its category features.
+NUMBERS = [feature.name for feature in SCHEMA.features if not feature.is_category]
+FIRST, LAST = NUMBERS[0], NUMBERS[-1]
 # json.dumps writes NaN and Infinity as the bare tokens that some clients send.
 BAD_RECORDS = [
-    (_without(sample_record(), "mean_radius"), "mean_radius", "a missing feature"),
-    ({**sample_record(), "mean_radius": "big"}, "mean_radius", "a string"),
-    ({**sample_record(), "mean_radius": "1.5"}, "mean_radius", "a number in a string"),
-    ({**sample_record(), "mean_radius": True}, "mean_radius", "a boolean"),
-    ({**sample_record(), "mean_radius": None}, "mean_radius", "null"),
+    (_without(sample_record(), FIRST), FIRST, "a missing feature"),
+    ({**sample_record(), FIRST: "big"}, FIRST, "a string"),
+    ({**sample_record(), FIRST: "1.5"}, FIRST, "a number in a string"),
+    ({**sample_record(), FIRST: True}, FIRST, "a boolean"),
+    ({**sample_record(), FIRST: None}, FIRST, "null"),
     ({**sample_record(), "extra": 1.0}, "extra", "an unknown feature"),
-    ({**sample_record(), "mean_radius": float("nan")}, "mean_radius", "NaN"),
-    ({**sample_record(), "mean_area": float("inf")}, "mean_area", "infinity"),
-    ({**sample_record(), "mean_area": 1e308}, "mean_area", "a finite overflow"),
-    ({**sample_record(), "worst_area": -1e6}, "worst_area", "far below training"),
+    ({**sample_record(), FIRST: float("nan")}, FIRST, "NaN"),
+    ({**sample_record(), LAST: float("inf")}, LAST, "infinity"),
+    ({**sample_record(), LAST: 1e308}, LAST, "a finite overflow"),
+    ({**sample_record(), LAST: -1e6}, LAST, "far below training"),
+    *(
+        ({**sample_record(), feature.name: value}, feature.name, f"{why} ({feature.name})")
+        for feature in SCHEMA.categorical
+        for value, why in (("no such category", "an unknown category"), (1, "a number"))
+    ),
+    *(
+        ({**sample_record(), feature.name: 0.5}, feature.name, f"a fraction ({feature.name})")
+        for feature in SCHEMA.features
+        if feature.type == "integer"
+    ),
 ]
 
 
@@ -238,4 +252,4 @@ def test_the_openapi_schema_documents_bounds_and_every_answer(client: TestClient
     record = schema["components"]["schemas"]["Record"]
     assert record["additionalProperties"] is False
     assert set(record["required"]) == set(sample_record())
-    assert {"minimum", "maximum"} <= set(record["properties"]["mean_radius"])
+    assert {"minimum", "maximum"} <= set(record["properties"][FIRST])

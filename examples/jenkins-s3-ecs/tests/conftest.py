@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ml_project import config
-from ml_project.data import fetch
+from ml_project.data import fetch, read
 from ml_project.export import export_model
 from ml_project.prepare import split
 from ml_project.train import fit
@@ -44,7 +44,7 @@ def params() -> dict:
 
 @pytest.fixture(scope="session")
 def raw(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    return pd.read_csv(fetch(tmp_path_factory.mktemp("raw") / "dataset.csv"))
+    return read(fetch(tmp_path_factory.mktemp("raw") / "dataset.csv"))
 
 
 @pytest.fixture(scope="session")

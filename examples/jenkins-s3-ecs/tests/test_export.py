@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ml_project import config, export, model
-from ml_project.data import FEATURES
+from ml_project.data import FEATURES, SCHEMA
 
 
 def test_onnx_agrees_with_scikit_learn_on_the_whole_test_set(
@@ -16,7 +16,7 @@ def test_onnx_agrees_with_scikit_learn_on_the_whole_test_set(
 ) -> None:
     _, test = train_test
     onnx_model = model.load(model_path, model_path.with_name(config.MANIFEST.name))
-    rows = test[list(FEATURES)]
+    rows = SCHEMA.encoded(test)
     expected = sklearn_model.predict_proba(rows)
     answered = onnx_model.probabilities(rows.to_numpy())
     assert (answered.argmax(axis=1) == sklearn_model.predict(rows)).all(), "labels differ"
@@ -29,8 +29,11 @@ def test_the_manifest_records_hash_features_classes_and_bounds(
     manifest = model.Manifest.read(model_path.with_name(config.MANIFEST.name))
     assert manifest.sha256 == model.sha256(model_path.read_bytes())
     assert manifest.features == FEATURES
+    assert manifest.classes == SCHEMA.classes
+    assert manifest.types == {feature.name: feature.type for feature in SCHEMA.features}
+    assert manifest.categories == {f.name: f.categories for f in SCHEMA.categorical}
     train, test = train_test
-    for name in FEATURES:
+    for name in manifest.bounds:
         low, high = manifest.bounds[name]
         assert low <= train[name].min() and train[name].max() <= high, name
         assert low <= test[name].min() and test[name].max() <= high, name

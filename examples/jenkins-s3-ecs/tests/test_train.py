@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ml_project import config, model
-from ml_project.data import FEATURES
+from ml_project.data import FEATURES, SCHEMA, TARGET
 from ml_project.evaluate import evaluate, score
 from ml_project.train import fit
 
@@ -16,7 +16,7 @@ def test_training_is_reproducible_with_the_same_seed(train_test, params: dict) -
     train, test = train_test
     first = fit(train, params["train"], params["seed"])
     second = fit(train, params["train"], params["seed"])
-    features = test[list(FEATURES)]
+    features = SCHEMA.encoded(test)
     assert (first.predict_proba(features) == second.predict_proba(features)).all()
 
 
@@ -27,7 +27,7 @@ def test_model_knows_its_feature_names(sklearn_model) -> None:
 def test_model_beats_the_majority_class(model_path: Path, train_test) -> None:
     _, test = train_test
     metrics = score(model.load(model_path, model_path.with_name(config.MANIFEST.name)), test)
-    majority = test["target"].value_counts(normalize=True).max()
+    majority = test[TARGET].value_counts(normalize=True).max()
     assert metrics["accuracy"] > majority
 
 

@@ -43,7 +43,7 @@ def test_another_model_is_refused_by_metric_and_probability(
 
 def test_a_manifest_with_other_bounds_is_refused(sklearn_model, train_test, params) -> None:
     _, manifest = export_model(sklearn_model, train_test[0], params["serving"]["bounds_margin"])
-    widened = dict(manifest.bounds, mean_radius=(-1e6, 1e6))
+    widened = dict.fromkeys(manifest.bounds, (-1e6, 1e6))
     tampered = dataclasses.replace(manifest, bounds=widened)
     assert manifest_differences(manifest, manifest) == []
     assert manifest_differences(tampered, manifest) == [

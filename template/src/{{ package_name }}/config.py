@@ -5,6 +5,11 @@ from typing import Any
 
 import yaml
 
+# The data's schema: features, types, ranges, categories, the target and the task.
+SCHEMA = Path("data/schema.yaml")
+# Where the files that params.yaml's data.source may name live: the `fetch` stage depends on
+# this folder, so a new version of one runs the pipeline again.
+SOURCES = Path("data/source")
 RAW_DATA = Path("data/raw/dataset.csv")
 TRAIN_DATA = Path("data/processed/train.csv")
 TEST_DATA = Path("data/processed/test.csv")

@@ -2,10 +2,11 @@
 evaluated, gated and served, and record its manifest.
 
 The manifest (models/manifest.json) holds the model's sha256 (the service refuses to start
-on any other bytes), the feature order, the class names, the bounds each request value is
-held to (the training range widened by serving.bounds_margin times that range on each
-side: wide enough for drift to show, narrow enough that no value can overflow the scaler),
-and a golden record with the probabilities it must get.
+on any other bytes), the feature order, the class names, each feature's type, the bounds
+each number of a request is held to (the training range widened by serving.bounds_margin
+times that range on each side, within the schema's range: wide enough for drift to show,
+narrow enough that no value can overflow the scaler), the categories of each category
+feature, and a golden record with the probabilities it must get.
 """
 
 from pathlib import Path
@@ -18,7 +19,7 @@ from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
 from . import config
-from .data import CLASS_NAMES, FEATURES
+from .data import CLASS_NAMES, FEATURES, SCHEMA, read
 from .model import GOLDEN_TOLERANCE, INPUT, PROBABILITIES, Manifest, OnnxModel, sha256
 
 # The graph's name. skl2onnx would name it with a random UUID, and then no two exports of
@@ -44,18 +45,26 @@ def to_onnx_bytes(model: Pipeline) -> bytes:
 
 def feature_bounds(train: pd.DataFrame, margin: float) -> dict[str, tuple[float, float]]:
     bounds = {}
-    for name in FEATURES:
-        low, high = float(train[name].min()), float(train[name].max())
+    for feature in SCHEMA.features:
+        if feature.is_category:
+            continue
+        low, high = float(train[feature.name].min()), float(train[feature.name].max())
         width = (high - low) or 1.0
-        bounds[name] = (round(low - margin * width, 6), round(high + margin * width, 6))
+        low, high = round(low - margin * width, 6), round(high + margin * width, 6)
+        if feature.min is not None:
+            low = max(low, float(feature.min))
+        if feature.max is not None:
+            high = min(high, float(feature.max))
+        bounds[feature.name] = (low, high)
     return bounds
 
 
 def disagreement(model: Pipeline, onnx_model: OnnxModel, rows: pd.DataFrame) -> tuple[int, float]:
     """(labels that differ, the largest probability difference) between scikit-learn and
     ONNX on `rows`."""
-    expected = model.predict_proba(rows[list(FEATURES)])
-    answered = onnx_model.probabilities(rows[list(FEATURES)].to_numpy())
+    features = SCHEMA.encoded(rows)
+    expected = model.predict_proba(features)
+    answered = onnx_model.probabilities(features.to_numpy())
     labels = int((expected.argmax(axis=1) != answered.argmax(axis=1)).sum())
     return labels, float(np.abs(expected - answered).max())
 
@@ -71,14 +80,21 @@ def export_model(model: Pipeline, train: pd.DataFrame, margin: float) -> tuple[b
             f"the ONNX export disagrees with scikit-learn on the training data: {labels} "
             f"labels differ, probabilities by up to {largest:.2g}"
         )
-    # The median of each feature: a record typical of the data, so the golden check
-    # exercises the usual path through the graph.
-    golden = train[list(FEATURES)].median().to_numpy(dtype=np.float32).reshape(1, -1)
+    # The median of each number and the most frequent category: a record typical of the
+    # data, so the golden check exercises the usual path through the graph.
+    encoded = SCHEMA.encoded(train)
+    typical = [
+        encoded[f.name].mode()[0] if f.is_category else encoded[f.name].median()
+        for f in SCHEMA.features
+    ]
+    golden = np.asarray([typical], dtype=np.float32)
     manifest = Manifest(
         sha256=sha256(data),
         features=FEATURES,
         classes=CLASS_NAMES,
         bounds=feature_bounds(train, margin),
+        types={feature.name: feature.type for feature in SCHEMA.features},
+        categories={feature.name: feature.categories for feature in SCHEMA.categorical},
         golden_record=tuple(golden[0].tolist()),
         golden_probabilities=tuple(onnx_model.probabilities(golden)[0].tolist()),
     )
@@ -93,7 +109,7 @@ def export(
     params_path: Path = config.PARAMS,
 ) -> Path:
     margin = config.load_params(params_path)["serving"]["bounds_margin"]
-    data, manifest = export_model(joblib.load(sklearn_path), pd.read_csv(train_path), margin)
+    data, manifest = export_model(joblib.load(sklearn_path), read(train_path), margin)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model_path.write_bytes(data)
     manifest.write(manifest_path)

@@ -1,9 +1,11 @@
 """`make drift`: compare recent inputs with the training data, feature by feature.
 
 A feature drifts when both tests agree: its population stability index (PSI) exceeds
-drift.max_psi, and the Kolmogorov-Smirnov test rejects "same distribution" at drift.ks_alpha
-shared out over the features (Bonferroni). One test alone raises false alarms on the few
-hundred records a service sees in a day. Thresholds are in params.yaml.
+drift.max_psi, and a test rejects "same distribution" at drift.ks_alpha shared out over the
+features (Bonferroni): Kolmogorov-Smirnov for a number, chi-square over the category
+frequencies for a category feature (its PSI is over those frequencies too). One test
+alone raises false alarms on the few hundred records a service sees in a day. Thresholds
+are in params.yaml.
 Only authenticated traffic is judged once there is any: when a record of the inputs was
 authenticated (the service requires a bearer token), records that were not (or that do not
 say: logs from before the token) are left out, so that nobody without the token can move
@@ -20,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
+from scipy.stats import chi2_contingency, ks_2samp
 
 from . import config
-from .data import FEATURES
+from .data import FEATURES, SCHEMA, read
 from .monitoring import AUTHENTICATED
 
 DRIFT_REPORT = Path("reports/drift.json")
@@ -42,15 +44,40 @@ def psi(reference: np.ndarray, recent: np.ndarray, bins: int) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def category_psi(reference: pd.Series, recent: pd.Series, categories: tuple[str, ...]):
+    """(PSI over the category frequencies, the chi-square test's p-value). A value that is
+    not one of `categories` (a log written before the schema changed) counts as its own."""
+    counts = pd.DataFrame(
+        {
+            "reference": reference.astype(str).value_counts(),
+            "recent": recent.astype(str).value_counts(),
+        }
+    ).fillna(0)
+    counts = counts.reindex([*categories, *sorted(set(counts.index) - set(categories))])
+    counts = counts.fillna(0)
+    expected = np.clip(counts["reference"] / len(reference), 1e-4, None)
+    actual = np.clip(counts["recent"] / len(recent), 1e-4, None)
+    index = float(np.sum((actual - expected) * np.log(actual / expected)))
+    seen = counts[counts.sum(axis=1) > 0]
+    p_value = 1.0 if len(seen) < 2 else float(chi2_contingency(seen.to_numpy().T).pvalue)
+    return index, p_value
+
+
 def compare(reference: pd.DataFrame, recent: pd.DataFrame, limits: dict) -> dict[str, dict]:
     alpha = limits["ks_alpha"] / len(FEATURES)
     report = {}
-    for feature in FEATURES:
-        index = psi(reference[feature].to_numpy(), recent[feature].to_numpy(), limits["bins"])
-        p_value = float(ks_2samp(reference[feature], recent[feature]).pvalue)
-        report[feature] = {
+    for feature in SCHEMA.features:
+        name = feature.name
+        if feature.is_category:
+            index, p_value = category_psi(reference[name], recent[name], feature.categories)
+            test = "chi2_p_value"
+        else:
+            old, new = reference[name].to_numpy(float), recent[name].to_numpy(float)
+            index, p_value = psi(old, new, limits["bins"]), float(ks_2samp(old, new).pvalue)
+            test = "ks_p_value"
+        report[name] = {
             "psi": round(index, 4),
-            "ks_p_value": round(p_value, 6),
+            test: round(p_value, 6),
             "drifted": index > limits["max_psi"] and p_value < alpha,
         }
     return report
@@ -60,7 +87,9 @@ def load_recent(path: Path) -> pd.DataFrame:
     # `make inputs` writes an empty file when the service has recorded nothing yet.
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(FEATURES))
-    return pd.read_json(path, lines=True)
+    # Category values stay text, whatever they look like.
+    text = {feature.name: str for feature in SCHEMA.categorical}
+    return pd.read_json(path, lines=True, dtype=text or True)
 
 
 def judged(recent: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -90,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             f"drift.min_records = {limits['min_records']}: too few to judge, no drift reported"
         )
         return 0
-    report = compare(pd.read_csv(args.reference), recent, limits)
+    report = compare(read(args.reference), recent, limits)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
     drifted = sorted(name for name, result in report.items() if result["drifted"])

@@ -64,7 +64,7 @@ def reproduce(into: Path) -> None:
     raw, train_data, test_data = (
         into / p for p in (config.RAW_DATA, config.TRAIN_DATA, config.TEST_DATA)
     )
-    data.fetch(raw)
+    data.fetch(raw, params)
     prepare.prepare(raw, train_data, test_data, params)
     train.train(train_data, into / config.SKLEARN_MODEL, params)
     export.export(
@@ -85,7 +85,7 @@ def differences(
                 f"{theirs[metric]} (verify.max_metric_difference = "
                 f"{limits['max_metric_difference']})"
             )
-    rows = validation[list(data.FEATURES)].to_numpy()
+    rows = data.SCHEMA.encoded(validation).to_numpy()
     largest = float(np.abs(shipped.probabilities(rows) - reproduced.probabilities(rows)).max())
     if largest > limits["max_probability_difference"]:
         problems.append(
@@ -99,7 +99,7 @@ def differences(
 def manifest_differences(shipped: Manifest, reproduced: Manifest) -> list[str]:
     return [
         f"its manifest's {field} differ from the reproduction's"
-        for field in ("features", "classes", "bounds", "golden_record")
+        for field in ("features", "classes", "bounds", "types", "categories", "golden_record")
         if getattr(shipped, field) != getattr(reproduced, field)
     ]
 
@@ -122,7 +122,7 @@ def verify(scratch: Path) -> str:
     limits = config.load_params(scratch / config.PARAMS)["verify"]
     problems = manifest_differences(Manifest.read(config.MANIFEST), Manifest.read(manifest_path))
     if shipped_sha != reproduced_sha:
-        validation = pd.read_csv(scratch / config.TEST_DATA)
+        validation = data.read(scratch / config.TEST_DATA)
         problems += differences(shipped, load(model_path, manifest_path), validation, limits)
     if problems:
         raise Refused(

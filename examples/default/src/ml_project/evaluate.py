@@ -16,13 +16,13 @@ from sklearn.metrics import (
 )
 
 from . import config
-from .data import CLASS_NAMES, FEATURES, TARGET
+from .data import CLASS_NAMES, SCHEMA, read
 from .model import OnnxModel, load
 
 
 def score(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
-    truth = test[TARGET]
-    probabilities = model.probabilities(test[list(FEATURES)].to_numpy())
+    truth = SCHEMA.class_ids(test)
+    probabilities = model.probabilities(SCHEMA.encoded(test).to_numpy())
     predicted = probabilities.argmax(axis=1)
     probability = probabilities[:, 1]
     return {
@@ -37,15 +37,16 @@ def score(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
 def write_plots(model: OnnxModel, test: pd.DataFrame, plots_dir: Path) -> None:
     """CSV files that `dvc plots show` renders: a confusion matrix and a ROC curve."""
     plots_dir.mkdir(parents=True, exist_ok=True)
-    probabilities = model.probabilities(test[list(FEATURES)].to_numpy())
+    probabilities = model.probabilities(SCHEMA.encoded(test).to_numpy())
     predicted = probabilities.argmax(axis=1)
+    truth = SCHEMA.class_ids(test)
     pd.DataFrame(
         {
-            "actual": [CLASS_NAMES[i] for i in test[TARGET]],
+            "actual": [CLASS_NAMES[i] for i in truth],
             "predicted": [CLASS_NAMES[i] for i in predicted],
         }
     ).to_csv(plots_dir / "confusion.csv", index=False)
-    fpr, tpr, _ = roc_curve(test[TARGET], probabilities[:, 1])
+    fpr, tpr, _ = roc_curve(truth, probabilities[:, 1])
     pd.DataFrame({"fpr": fpr.round(4), "tpr": tpr.round(4)}).to_csv(
         plots_dir / "roc.csv", index=False
     )
@@ -59,7 +60,7 @@ def evaluate(
     plots_dir: Path = config.PLOTS,
 ) -> dict[str, float]:
     model = load(model_path, manifest_path)
-    test = pd.read_csv(test_path)
+    test = read(test_path)
     metrics = score(model, test)
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -178,12 +178,17 @@ class InputLog:
         self,
         sink: FileSink | BucketSink,
         columns: Sequence[str],
+        categories: Mapping[str, Sequence[str]] | None = None,
         chunk_records: int = 1000,
         flush_seconds: float = 1.0,
         max_pending: int | None = None,
     ) -> None:
         self.sink = sink
         self.columns = tuple(columns)
+        # A category column's position, and its values by code: the rows carry codes, the
+        # log the values, as the requests named them.
+        categories = categories or {}
+        self.names = {i: tuple(categories[c]) for i, c in enumerate(columns) if c in categories}
         self.chunk_records = chunk_records
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending or 10 * chunk_records
@@ -236,10 +241,14 @@ class InputLog:
                 return
 
     def _lines(self, rows: np.ndarray, authenticated: bool) -> list[bytes]:
+        rows = rows.tolist()
+        for row in rows if self.names else ():
+            for index, names in self.names.items():
+                row[index] = names[int(row[index])]
         return [
             to_json({**dict(zip(self.columns, row, strict=True)), AUTHENTICATED: authenticated})
             + b"\n"
-            for row in rows.tolist()
+            for row in rows
         ]
 
     def _write(self, data: bytes) -> None:
@@ -259,16 +268,19 @@ class InputLog:
         self._failing = False
 
 
-def input_log(columns: Sequence[str]) -> InputLog:
+def input_log(
+    columns: Sequence[str], categories: Mapping[str, Sequence[str]] | None = None
+) -> InputLog:
     """The input log the environment asks for: chunk objects under INPUT_LOG_URL when it is
     set, else the local file INPUT_LOG."""
     url = os.environ.get("INPUT_LOG_URL", "")
     if not url:
         path = Path(os.environ.get("INPUT_LOG", "logs/inputs.jsonl"))
-        return InputLog(FileSink(path), columns)
+        return InputLog(FileSink(path), columns, categories)
     return InputLog(
         BucketSink(url),
         columns,
+        categories,
         chunk_records=int(os.environ.get("INPUT_LOG_CHUNK_RECORDS", "1000")),
         flush_seconds=float(os.environ.get("INPUT_LOG_FLUSH_SECONDS", "300")),
     )

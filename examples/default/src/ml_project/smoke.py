@@ -32,9 +32,9 @@ def _call(url: str, body: dict | None = None, token: bytes | None = None) -> tup
         return error.code, {}
 
 
-def sample_record() -> dict[str, float]:
-    row = load_raw().iloc[0]
-    return {name: float(row[name]) for name in FEATURES}
+def sample_record() -> dict[str, float | int | str]:
+    """The first record of the data, as a client would send it."""
+    return load_raw()[list(FEATURES)].head(1).to_dict("records")[0]
 
 
 def smoke_test(base_url: str, wait_seconds: float = 60) -> None:

@@ -1,40 +1,85 @@
-"""Stage `fetch`: write the raw dataset to data/raw/.
+"""Stage `fetch`: read the source that params.yaml names (data.source), check every row of
+it against the schema (data/schema.yaml), and write the checked data to data/raw/.
 
-The data is scikit-learn's copy of the Wisconsin breast cancer dataset, which ships inside
-the package, so the pipeline needs no network. Replace `load_raw` to train on your own data.
+The source is `sample`, scikit-learn's copy of the Wisconsin breast cancer dataset, which
+ships inside the package (the pipeline needs no network), or the path of a CSV or Parquet
+file in data/source/, tracked with `dvc add` or `dvc import-url` (README, "Your own
+data"). A file that does not match the schema stops the pipeline here, before anything
+trains, with the columns and rows at fault.
+
+    python -m <package>.data [--check FILE]
+
+--check only checks FILE (a CSV or Parquet file) against the schema, and writes nothing.
 """
 
+import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
 from . import config
+from .schema import DataError, Schema, read_table
 
-TARGET = "target"
-# 0 and 1 in the target column, in the dataset's own order.
-CLASS_NAMES = ("malignant", "benign")
-
-
-def _snake_case(name: str) -> str:
-    return name.strip().lower().replace(" ", "_")
-
-
-FEATURES: tuple[str, ...] = tuple(_snake_case(n) for n in load_breast_cancer().feature_names)
+SAMPLE = "sample"
+SCHEMA = Schema.read(config.SCHEMA)
+FEATURES: tuple[str, ...] = SCHEMA.names
+TARGET = SCHEMA.target
+CLASS_NAMES = SCHEMA.classes
 
 
-def load_raw() -> pd.DataFrame:
-    """The whole dataset: one float column per feature, then the integer target."""
+def sample() -> pd.DataFrame:
+    """The bundled sample: one float column per measurement, the target as class names."""
     bunch = load_breast_cancer(as_frame=True)
-    frame = bunch.frame.rename(columns=_snake_case)
-    return frame[[*FEATURES, TARGET]]
+    frame = bunch.frame.rename(columns=lambda name: name.strip().lower().replace(" ", "_"))
+    frame["target"] = frame["target"].map(dict(enumerate(bunch.target_names)))
+    return frame
 
 
-def fetch(out: Path = config.RAW_DATA) -> Path:
+def source(params_path: Path = config.PARAMS) -> str:
+    return str(config.load_params(params_path)["data"]["source"])
+
+
+def load_raw(params_path: Path = config.PARAMS) -> pd.DataFrame:
+    """The source's rows, checked against the schema; raises DataError."""
+    name = source(params_path)
+    if name == SAMPLE:
+        return SCHEMA.validated(sample(), where=name)
+    if config.SOURCES not in Path(name).parents:
+        raise DataError(
+            f"data.source is {name}: a file of yours lives in {config.SOURCES}/, the folder "
+            "the fetch stage depends on (or `sample`)"
+        )
+    return SCHEMA.validated(read_table(Path(name)), where=name)
+
+
+def read(path: Path) -> pd.DataFrame:
+    """Data the pipeline wrote (raw, train or test), with the schema's types."""
+    return SCHEMA.read_csv(path)
+
+
+def fetch(out: Path = config.RAW_DATA, params_path: Path = config.PARAMS) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    load_raw().to_csv(out, index=False)
+    load_raw(params_path).to_csv(out, index=False)
     return out
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="fetch the data and check it against the schema")
+    parser.add_argument(
+        "--check", type=Path, metavar="FILE", help="only check FILE against the schema"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            rows = len(SCHEMA.validated(read_table(args.check), where=str(args.check)))
+            print(f"{args.check}: {rows} rows match {config.SCHEMA}")
+        else:
+            print(f"wrote {fetch()}")
+    except DataError as error:
+        sys.exit(f"fetch: {error}")
+
+
 if __name__ == "__main__":
-    print(f"wrote {fetch()}")
+    main()

@@ -34,8 +34,12 @@ class Manifest:
     sha256: str
     features: tuple[str, ...]
     classes: tuple[str, ...]
-    # Per feature, the closed interval a request value must fall in.
+    # Per float or integer feature, the closed interval a request value must fall in.
     bounds: dict[str, tuple[float, float]]
+    # Per feature, its type in the schema: float, integer or category.
+    types: dict[str, str]
+    # Per category feature, its values: the model reads each as its position here.
+    categories: dict[str, tuple[str, ...]]
     golden_record: tuple[float, ...]
     golden_probabilities: tuple[float, ...]
 
@@ -47,6 +51,8 @@ class Manifest:
             features=tuple(raw["features"]),
             classes=tuple(raw["classes"]),
             bounds={name: (low, high) for name, (low, high) in raw["bounds"].items()},
+            types=raw["types"],
+            categories={name: tuple(values) for name, values in raw["categories"].items()},
             golden_record=tuple(raw["golden"]["record"]),
             golden_probabilities=tuple(raw["golden"]["probabilities"]),
         )
@@ -57,6 +63,8 @@ class Manifest:
             "features": list(self.features),
             "classes": list(self.classes),
             "bounds": {name: list(interval) for name, interval in self.bounds.items()},
+            "types": self.types,
+            "categories": {name: list(values) for name, values in self.categories.items()},
             "golden": {
                 "record": list(self.golden_record),
                 "probabilities": list(self.golden_probabilities),

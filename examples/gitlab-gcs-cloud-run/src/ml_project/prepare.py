@@ -6,14 +6,14 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from . import config
-from .data import TARGET
+from .data import SCHEMA, read
 
 
 def split(raw: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop exact duplicate rows first, so that no row can land in both sets."""
     rows = raw.drop_duplicates()
     train, test = train_test_split(
-        rows, test_size=test_size, random_state=seed, stratify=rows[TARGET]
+        rows, test_size=test_size, random_state=seed, stratify=SCHEMA.class_ids(rows)
     )
     return train, test
 
@@ -25,7 +25,7 @@ def prepare(
     params_path: Path = config.PARAMS,
 ) -> None:
     params = config.load_params(params_path)
-    train, test = split(pd.read_csv(raw_path), params["data"]["test_size"], params["seed"])
+    train, test = split(read(raw_path), params["data"]["test_size"], params["seed"])
     train_path.parent.mkdir(parents=True, exist_ok=True)
     train.to_csv(train_path, index=False)
     test.to_csv(test_path, index=False)

@@ -3,8 +3,9 @@
 Safe: the model file must have the sha256 the pipeline recorded (else the app refuses to
 start), and it must answer a golden record as it did at export (else /health and /predict
 answer 503). No pickle is loaded. A request body over MAX_BODY_BYTES gets a 413 while it is
-read; a body that is not JSON a 400; a record with a missing, unknown, non-number or
-out-of-bounds feature a 422 that names it. Inputs are logged after a successful prediction.
+read; a body that is not JSON a 400; a record with a missing, unknown, mistyped or
+out-of-bounds feature, or a category the model was not trained on, a 422 that names it.
+Inputs are logged after a successful prediction.
 
 Guarded: when a token is configured (SERVING_API_TOKEN, or SERVING_API_TOKEN_FILE: see
 auth.py), the predict routes answer 401 to a request without it as a bearer token, and every
@@ -21,7 +22,7 @@ import os
 from contextlib import asynccontextmanager
 from operator import attrgetter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -50,15 +51,25 @@ HEALTH_ROUTES = ("/health",)
 PREDICT_ROUTES = ("/predict",)
 
 
+def feature_type(manifest: Manifest, name: str) -> object:
+    """The type a request's value of feature `name` must have, from the manifest."""
+    kind = manifest.types.get(name, "float")
+    if kind == "category":
+        return Literal[manifest.categories[name]]
+    low, high = manifest.bounds[name]
+    # An integer is a whole number, written 3 or 3.0 alike (as JSON Schema's "integer" is).
+    whole = 1 if kind == "integer" else None
+    return Annotated[float, Field(ge=low, le=high, multiple_of=whole, allow_inf_nan=False)]
+
+
 def request_model(manifest: Manifest | None) -> type[BaseModel]:
     """The body of /predict: 1 to MAX_RECORDS records, each with every feature of the
-    model as a number within its bounds, and nothing else. Strict: `true` and `"1.5"` are
-    not numbers."""
+    model, a number within its bounds or one of its categories, and nothing else. Strict:
+    `true` and `"1.5"` are not numbers, `1.5` is not a whole number."""
     fields = {}
     if manifest is not None:
         for name in manifest.features:
-            low, high = manifest.bounds[name]
-            fields[name] = (Annotated[float, Field(ge=low, le=high, allow_inf_nan=False)], ...)
+            fields[name] = (feature_type(manifest, name), ...)
     record = create_model("Record", __config__=ConfigDict(extra="forbid", strict=True), **fields)
     return create_model(
         "PredictRequest",
@@ -110,9 +121,26 @@ class Service:
         self.inputs = None
         # Raises TokenError (the app does not start) on an unusable token configuration.
         self.token = configured_token()
+        # Each category feature's position in a record, and the code of each of its values.
+        self.codes: dict[int, dict[str, int]] = {}
         if self.manifest is not None:
             self.values_of = attrgetter(*self.manifest.features)
             self.labels = self.manifest.classes
+            for index, name in enumerate(self.manifest.features):
+                if name in self.manifest.categories:
+                    values = self.manifest.categories[name]
+                    self.codes[index] = {value: code for code, value in enumerate(values)}
+
+    def rows(self, records: list) -> np.ndarray:
+        """The records as the model's float rows, each category as its code."""
+        values = list(map(self.values_of, records))
+        if self.codes:
+            values = [list(row) if isinstance(row, tuple) else [row] for row in values]
+            for row in values:
+                for index, codes in self.codes.items():
+                    row[index] = codes[row[index]]
+        # reshape: attrgetter of a single name gives a value, not a tuple.
+        return np.array(values, dtype=np.float64).reshape(len(records), -1)
 
     def start(self) -> None:
         """Load the model; raises ModelIntegrityError (the app does not start) when its
@@ -125,7 +153,7 @@ class Service:
         self.problem = golden_mismatch(model, self.manifest)
         if self.problem is None:
             self.model = model
-            self.inputs = input_log(self.manifest.features)
+            self.inputs = input_log(self.manifest.features, self.manifest.categories)
 
     def stop(self) -> None:
         # Write what is still buffered before the container goes.
@@ -209,10 +237,7 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
         except ValidationError as error:
             return refuse(error)
         records = payload.records
-        # reshape: attrgetter of a single name gives a number, not a tuple.
-        rows = np.array(list(map(service.values_of, records)), dtype=np.float64).reshape(
-            len(records), -1
-        )
+        rows = service.rows(records)
         probabilities = model.probabilities(rows)
         class_ids = probabilities.argmax(axis=1)
         chosen = probabilities[np.arange(len(class_ids)), class_ids].tolist()

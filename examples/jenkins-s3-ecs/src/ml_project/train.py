@@ -1,22 +1,42 @@
-"""Stage `train`: fit a scaled logistic regression and save it with joblib. The pickle
-stays in the pipeline: `export` turns it into the ONNX model that ships."""
+"""Stage `train`: fit a logistic regression on scaled numbers and one-hot encoded categories,
+and save it with joblib. The pickle stays in the pipeline: `export` turns it into the ONNX
+model that ships."""
 
 from pathlib import Path
 from typing import Any
 
 import joblib
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from . import config
-from .data import FEATURES, TARGET
+from .data import FEATURES, SCHEMA, read
+
+
+def preprocessing() -> StandardScaler | ColumnTransformer:
+    """Numbers scaled; each category feature (its position in the schema's list, as the
+    model's input carries it) one-hot encoded, inside the model and so inside its ONNX
+    graph. Numbers alone need no column split."""
+    if not SCHEMA.categorical:
+        return StandardScaler()
+    # Positions, not names: the ONNX graph has one input, a row of every feature.
+    numbers = [i for i, f in enumerate(SCHEMA.features) if not f.is_category]
+    categories = [i for i, f in enumerate(SCHEMA.features) if f.is_category]
+    codes = [[float(code) for code in range(len(f.categories))] for f in SCHEMA.categorical]
+    return ColumnTransformer(
+        [
+            ("numbers", StandardScaler(), numbers),
+            ("categories", OneHotEncoder(categories=codes, handle_unknown="ignore"), categories),
+        ]
+    )
 
 
 def build_model(hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     return make_pipeline(
-        StandardScaler(),
+        preprocessing(),
         LogisticRegression(
             C=hyperparameters["C"], max_iter=hyperparameters["max_iter"], random_state=seed
         ),
@@ -26,7 +46,7 @@ def build_model(hyperparameters: dict[str, Any], seed: int) -> Pipeline:
 def fit(train: pd.DataFrame, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     model = build_model(hyperparameters, seed)
     # Fitting on a DataFrame records feature_names_in_: the column order the export keeps.
-    model.fit(train[list(FEATURES)], train[TARGET])
+    model.fit(SCHEMA.encoded(train)[list(FEATURES)], SCHEMA.class_ids(train))
     return model
 
 
@@ -36,7 +56,7 @@ def train(
     params_path: Path = config.PARAMS,
 ) -> Path:
     params = config.load_params(params_path)
-    model = fit(pd.read_csv(train_path), params["train"], params["seed"])
+    model = fit(read(train_path), params["train"], params["seed"])
     model_path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_path)
     return model_path
