@@ -196,6 +196,7 @@ SHARED_GROUPS = dict.fromkeys(
         "test_image.py",
         "test_image_sagemaker.py",
         "test_readme_commands.py",
+        "test_tracking.py",
     ),
     "default-project",
 )
