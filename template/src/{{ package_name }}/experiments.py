@@ -27,16 +27,6 @@ class BadGrid(ValueError):
     """experiments.yaml is not a grid of params.yaml's values."""
 
 
-def flat_params(values: dict[str, Any], prefix: str = "") -> set[str]:
-    names: set[str] = set()
-    for key, value in values.items():
-        if isinstance(value, dict):
-            names |= flat_params(value, f"{prefix}{key}.")
-        else:
-            names.add(f"{prefix}{key}")
-    return names
-
-
 def read_grid(path: Path = GRID, params_path: Path = config.PARAMS) -> dict[str, Any]:
     """experiments.yaml, checked: each grid name is a value of params.yaml, each list of
     values non-empty and made of numbers, booleans or plain words; `best` names a metric
@@ -45,7 +35,7 @@ def read_grid(path: Path = GRID, params_path: Path = config.PARAMS) -> dict[str,
     grid, best = spec.get("grid"), spec.get("best")
     if not isinstance(grid, dict) or not grid:
         raise BadGrid(f"{path}: `grid` maps params.yaml names to lists of values to try")
-    known = flat_params(config.load_params(params_path))
+    known = set(config.flatten(config.load_params(params_path)))
     for name, values in grid.items():
         if name not in known:
             raise BadGrid(
