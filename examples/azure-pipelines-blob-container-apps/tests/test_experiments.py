@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from ml_project import config
-from ml_project.experiments import GRID, BadGrid, best_experiment, read_grid
+from ml_project import config, experiments
+from ml_project.experiments import BadGrid, read_grid
 
 
 def test_the_shipped_grid_names_values_of_params_yaml() -> None:
-    spec = read_grid(GRID, config.PARAMS)
+    spec = read_grid(experiments.GRID, config.PARAMS)
     assert spec["grid"] and spec["best"]["goal"] in ("max", "min")
 
 
@@ -39,5 +39,5 @@ def test_the_best_experiment_is_the_best_successful_one() -> None:
         {"Experiment": "high", "State": "Success", "f1": 0.95},
         {"Experiment": "broken", "State": "Failed", "f1": 0.98},
     ]
-    assert best_experiment(rows, "f1", "max") == ("high", 0.95)
-    assert best_experiment(rows, "f1", "min") == ("low", 0.91)
+    assert experiments.best_experiment(rows, "f1", "max") == ("high", 0.95)
+    assert experiments.best_experiment(rows, "f1", "min") == ("low", 0.91)

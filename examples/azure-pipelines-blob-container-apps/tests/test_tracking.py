@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_project.tracking import lineage, project_root, tracking_uri
+from ml_project import tracking
 
 
 def test_a_queued_experiment_logs_to_the_projects_store(tmp_path: Path) -> None:
     workspace = tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc123"
     workspace.mkdir(parents=True)
-    assert project_root(workspace) == tmp_path.resolve()
-    assert project_root(tmp_path) == tmp_path.resolve()
+    assert tracking.project_root(workspace) == tmp_path.resolve()
+    assert tracking.project_root(tmp_path) == tmp_path.resolve()
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_the_tracking_uri(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, configured: str, expected: str
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", configured)
-    assert tracking_uri(tmp_path) == expected.format(root=tmp_path)
+    assert tracking.tracking_uri(tmp_path) == expected.format(root=tmp_path)
 
 
 def test_lineage_is_the_dvc_lock_md5_of_data_and_models(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_lineage_is_the_dvc_lock_md5_of_data_and_models(tmp_path: Path) -> None:
         },
     }
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    assert lineage(tmp_path / "dvc.lock") == {
+    assert tracking.lineage(tmp_path / "dvc.lock") == {
         "data/processed/train.csv": "da7a",
         "models/model.onnx": "0dd1",
     }
