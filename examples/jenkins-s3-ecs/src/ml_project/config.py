@@ -25,7 +25,7 @@ def load_params(path: Path = PARAMS) -> dict[str, Any]:
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested params as dotted names, as DVC and MLflow name them: train.C, gate.min.f1 ..."""
+    """Nested params as the dotted names DVC gives them: train.C, gate.min.f1 ..."""
     flat: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, dict):
