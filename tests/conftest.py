@@ -251,6 +251,7 @@ SHARED_GROUPS = dict.fromkeys(
         "test_image_sagemaker.py",
         "test_own_data.py",
         "test_readme_commands.py",
+        "test_tracking.py",
     ),
     "default-project",
 )

@@ -7,7 +7,9 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import tracking_store
 from conftest import (
     TEMPLATE,
     clean_env,
@@ -91,7 +94,7 @@ def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> Non
     setup = [c for c in commands if c in command_1]
     assert setup == commands[:3]
     assert setup[1:] == ["make install", "make ci"]
-    serve, bench, smoke, *own_data, update = commands[3:]
+    serve, bench, smoke, *own_data, experiment, promote, ui, register, update = commands[3:]
     assert own_data == data_commands((project / "README.md").read_text())
     assert (serve, bench, smoke, update) == (
         "make serve",
@@ -99,6 +102,8 @@ def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> Non
         f"uv run python -m {package}.smoke {url}",
         "make template-update",
     )
+    assert (experiment, promote, ui) == ("make experiment", "make promote", "make ui")
+    assert register == "make register MLFLOW_TRACKING_URI=sqlite:///mlflow.db"
 
     server = subprocess.Popen(
         ["bash", "-c", serve],
@@ -128,3 +133,84 @@ def test_every_command_of_the_rendered_readme_runs_as_written(readme_run) -> Non
     assert set(numbers) == {"ours_rps", "p50_ms", "p99_ms", "batch_rows_per_s", "image_mb"}
     assert numbers["ours_rps"] > 0 and numbers["batch_rows_per_s"] > 0
     assert 0 < numbers["p50_ms"] <= numbers["p99_ms"]
+
+    experiments_then_promote(project, experiment, promote)
+    ui_serves_the_local_store(project, ui)
+    register_makes_the_champion(project, register)
+
+
+def experiments_then_promote(project: Path, experiment: str, promote: str) -> None:
+    """The sweep of experiments.yaml runs as queued DVC experiments, each logged to the
+    project's store (not to the copy of the workspace DVC ran it in); the best becomes a
+    branch."""
+    grid = yaml.safe_load((project / "experiments.yaml").read_text())["grid"]
+    shown = run(["bash", "-c", experiment], project).stdout
+    assert "| Experiment" in shown, "dvc exp show lists them"
+    names = run(["uv", "run", "--frozen", "dvc", "exp", "list", "--name-only"], project)
+    names = set(names.stdout.split())
+    assert len(names) == len(grid["train.C"])
+    tracked = tracking_store.read(project, "experiments", "")
+    assert names <= set(tracked)
+    assert {float(tracked[name]["train.C"]) for name in names} == set(grid["train.C"])
+
+    promoted = run(["bash", "-c", promote], project).stdout
+    branch = re.search(r"it is now the branch (\S+)\.", promoted).group(1)
+    assert branch.removeprefix("exp-") in names
+    params = yaml.safe_load(run(["git", "show", f"{branch}:params.yaml"], project).stdout)
+    assert params["train"]["C"] in grid["train.C"]
+
+
+def ui_serves_the_local_store(project: Path, ui: str) -> None:
+    """`make ui` on a free loopback port: its page, and the project's experiment through
+    its API; then stopped."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["bash", "-c", ui],
+        cwd=project,
+        env=clean_env(UI_PORT=str(port)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # The first call installs MLflow's full package beside the project's environment.
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/", timeout=5) as response:
+                    assert "<html" in response.read().decode().lower()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, "make ui exited"
+                assert time.monotonic() < deadline, "make ui did not answer"
+                time.sleep(2)
+        search = f"{base}/ajax-api/2.0/mlflow/experiments/search?max_results=10"
+        with urllib.request.urlopen(search, timeout=10) as response:
+            names = {e["name"] for e in json.load(response)["experiments"]}
+        assert (
+            yaml.safe_load((project / ".copier-answers.yml").read_text())["project_name"]
+            .lower()
+            .replace(" ", "-")
+            in names
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def register_makes_the_champion(project: Path, register: str) -> None:
+    """The model of the workspace's last run becomes the champion, read back by alias."""
+    # The workspace's last run is the committed model's (earlier tests trained others).
+    run(["make", "pipeline"], project)
+    record = tracking_store.last_run(project)
+    assert "as `champion`" in run(["bash", "-c", register], project).stdout
+    champion = tracking_store.read(project, "champion", "ml-project")
+    assert champion["run_id"] == record["run_id"]
+    manifest = json.loads((project / "models" / "manifest.json").read_text())
+    assert champion["model_sha256"] == manifest["sha256"]
+    # Without a tracking server nothing is registered, and it says so.
+    unset = run(["make", "register"], project, MLFLOW_TRACKING_URI="").stdout
+    assert "nothing was registered" in unset

@@ -27,3 +27,14 @@ PARAMS = Path("params.yaml")
 def load_params(path: Path = PARAMS) -> dict[str, Any]:
     """Read params.yaml, the single source of seeds, hyperparameters and gate thresholds."""
     return yaml.safe_load(path.read_text())
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as the dotted names DVC gives them: train.C, gate.min.f1 ..."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
