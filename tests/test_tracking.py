@@ -77,3 +77,27 @@ def test_every_pipeline_run_is_logged_with_its_lineage(ci_project: Path) -> None
 
     report = run(["make", "report"], ci_project).stdout
     assert f"MLflow run `{record['run_name']}` (`{record['run_id']}`)" in report
+
+
+def test_the_release_signs_in_to_the_tracking_server_where_secrets_need_mapping(render) -> None:
+    """Jenkins binds the token credential only when a server is named; Azure Pipelines maps
+    its secret variables into the env of the steps that log and register (pull requests
+    get neither)."""
+    jenkinsfile = (render({"ci_provider": "jenkins"}) / "Jenkinsfile").read_text()
+    binding = "credentialsId: 'mlflow-tracking-token', variable: 'MLFLOW_TRACKING_TOKEN'"
+    assert jenkinsfile.count(binding) == 1
+    package = jenkinsfile[jenkinsfile.index("withTracking {") :]
+    assert package.index("sh 'make pipeline'") < package.index("sh 'make register'")
+    assert package.index("sh 'make register'") < package.index("\n                            }")
+
+    azure = yaml.safe_load(
+        (render({"ci_provider": "azure_pipelines"}) / "azure-pipelines.yml").read_text()
+    )
+    for stage in azure["stages"]:
+        steps = [step for job in stage.get("jobs", []) for step in job.get("steps", [])]
+        mapped = [
+            step["script"].split()[1]
+            for step in steps
+            if "MLFLOW_TRACKING_TOKEN" in step.get("env", {})
+        ]
+        assert mapped == (["pipeline", "register"] if stage.get("stage") == "package" else [])

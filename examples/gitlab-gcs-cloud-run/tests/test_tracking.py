@@ -51,3 +51,16 @@ def test_lineage_is_the_dvc_lock_md5_of_data_and_models(tmp_path: Path) -> None:
         "data/processed/train.csv": "da7a",
         "models/model.onnx": "0dd1",
     }
+
+
+def test_an_undefined_ci_variable_is_no_credential() -> None:
+    environ = {
+        "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
+        "MLFLOW_TRACKING_TOKEN": "$(MLFLOW_TRACKING_TOKEN)",
+        "MLFLOW_TRACKING_PASSWORD": "s3cret",
+    }
+    assert tracking.drop_undefined_settings(environ) == ["MLFLOW_TRACKING_TOKEN"]
+    assert environ == {
+        "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
+        "MLFLOW_TRACKING_PASSWORD": "s3cret",
+    }

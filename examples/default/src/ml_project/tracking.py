@@ -24,6 +24,7 @@ with the job).
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,20 @@ LOCK = Path("dvc.lock")
 GITLAB_API = "/api/v4/projects/"
 # The files whose dvc.lock md5 a run records as its lineage: the data and the model.
 LINEAGE = ("data/", "models/")
+# A CI variable that is not defined can reach a step's env as its own reference: Azure
+# Pipelines passes "$(MLFLOW_TRACKING_TOKEN)" as is. Such a value is no setting.
+UNDEFINED_REFERENCE = re.compile(r"\$\(\w+\)")
+SETTINGS = ("URI", "TOKEN", "USERNAME", "PASSWORD")
+
+
+def drop_undefined_settings(environ=os.environ) -> list[str]:
+    """Removes the MLFLOW_TRACKING_* variables whose value is an undefined CI variable's
+    reference, so that MLflow never sends one as a credential; returns their names."""
+    names = [f"MLFLOW_TRACKING_{setting}" for setting in SETTINGS]
+    dropped = [name for name in names if UNDEFINED_REFERENCE.fullmatch(environ.get(name, ""))]
+    for name in dropped:
+        del environ[name]
+    return dropped
 
 
 def project_root(cwd: Path | None = None) -> Path:
@@ -212,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="log", choices=["log", "register", "link"])
     command = parser.parse_args(argv).command
+    drop_undefined_settings()
     if command == "log":
         record = log_run()
         print(f"logged {run_link(record)}")
