@@ -344,8 +344,11 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
     assert 'variable = "oidc.circleci.com/org/${var.circleci_org_id}:sub"' in text
     # With a service on AWS, the production role's audience too (the trust table).
     production = given["deploy_cloud"] == "aws"
-    audience = PLAN["vendors"]["circleci"]["trust"]["aws"]["production_audience"]
-    clients = f'[var.circleci_org_id, "{audience}"]' if production else "[var.circleci_org_id]"
+    clients = (
+        "[var.circleci_org_id, var.production_oidc_audience]"
+        if production
+        else "[var.circleci_org_id]"
+    )
     assert f"client_id_list = {clients}" in text
     variables = (project / "infra" / "aws" / "variables.tf").read_text()
     assert f'default     = "{given["circleci_org_id"]}"' in variables
@@ -364,7 +367,10 @@ def test_terraform_trusts_the_organization_for_this_repository_only(project: Pat
 # --- The OIDC tokens of this vendor's runs, which tests/test_ci_policy.py tries on every
 # identity the rendered Terraform trusts (their claims, from the vendor's documentation).
 # Test values of the Terraform inputs this vendor's trust needs and has no default for.
-TERRAFORM_INPUTS = {"circleci_production_context_id": "9c8b7a6f-5e4d-4c3b-a291-0f1e2d3c4b5a"}
+TERRAFORM_INPUTS = {
+    "circleci_production_context_id": "9c8b7a6f-5e4d-4c3b-a291-0f1e2d3c4b5a",
+    "production_oidc_audience": "5f0c6a1d9e2b47c3a8d1f06e4b9c2a7d5e3f1b0c",
+}
 
 CIRCLECI_PROJECT = {"oidc.circleci.com/project-id": "5b1c"}
 CONTEXTS = "oidc.circleci.com/context-ids"
@@ -398,6 +404,12 @@ def oidc_release_tokens(values: dict) -> list[dict]:
 
 def oidc_production_token(values: dict, main: dict) -> dict:
     return {**main, CONTEXTS: [values["circleci_production_context_id"]]}
+
+
+def reads_production_audience(token: dict, values: dict) -> bool:
+    """The production audience is a variable of the production context: only the runs in
+    that context can read it, and ask for a token of it."""
+    return values.get("circleci_production_context_id") in token.get(CONTEXTS, [])
 
 
 # --- The keys of this vendor's jobs, where it has no OIDC to a cloud (Azure), which
@@ -469,3 +481,23 @@ def test_the_readme_says_where_each_secret_is_kept(project: Path) -> None:
         for name in secret_identities(yaml.safe_dump(cfg), cloud):
             kind = next(k for k, i in PLAN["identities"].items() if i["name"] == name)
             assert f"`{PLAN['clouds'][cloud]['secret'][kind]}`" in readme
+
+
+def test_only_the_production_job_reads_and_asks_for_the_production_audience(render) -> None:
+    """The variable of the production audience is in the production context, which only
+    the production job uses; only that job asks for a token of it."""
+    project = render({"ci_provider": "circleci", "data_store": "s3", "deploy_target": "aws_ecs"})
+    cfg = yaml.safe_load((project / ".circleci" / "config.yml").read_text())
+    variable = "$" + PLAN["identities"]["production"]["audience_variable"]
+    context = f"ml-project-{PLAN['vendors']['circleci']['contexts']['production']}"
+    in_context = {
+        name
+        for workflow in cfg["workflows"].values()
+        if isinstance(workflow, dict)
+        for entry in workflow.get("jobs", [])
+        if isinstance(entry, dict)
+        for name, options in entry.items()
+        if context in [options.get("context")] + list(options.get("context") or [])
+    }
+    asking = {name for name, job in cfg["jobs"].items() if variable in job_text(cfg, job)}
+    assert asking == in_context == {"production"}

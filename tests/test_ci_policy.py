@@ -329,6 +329,7 @@ def azure_identities(module: Module, values: dict) -> dict[str, Identity]:
         if reference(audience, "local"):
             audience = local[reference(audience, "local")]
         (audience,) = audience  # Entra ID takes one audience per credential
+        audience = substitute(audience, values)
         for_each = body.get("for_each")
         if for_each is None:
             subjects[owner].add((substitute(body["subject"], values), audience))
@@ -468,11 +469,12 @@ def audience(vendor: str, cloud: str, values: dict, production: bool = False) ->
     trust = PLAN["vendors"][vendor]["trust"]
     if cloud == "azure":
         default = "api://AzureADTokenExchange"
-        return trust["azure"].get("production_audience", default) if production else default
-    if cloud != "aws":
+        value = (trust["azure"].get("production_audience") if production else None) or default
+    elif cloud == "aws":
+        value = trust["aws"].get("production_audience") if production else None
+        value = value or trust["aws"]["audience"]
+    else:
         return ""  # Google's provider checks its allowed audiences, the same for every job
-    value = trust["aws"].get("production_audience") if production else None
-    value = value or trust["aws"]["audience"]
     return str(values[value["var"]]) if isinstance(value, dict) else substitute(value, values)
 
 
@@ -544,12 +546,15 @@ def test_production_is_deployed_only_from_the_production_environment(deployed) -
 
 # Where the token's claims that a cloud can check name no environment, the production
 # identity is bound to main's pipeline (a protected branch: reviewed code) and to an
-# audience that only the production job asks for: another job of main's reviewed
-# configuration could ask for it too. These pairs cannot do better (README, trust table).
+# audience kept in a CI variable that only the production environment's runs can read
+# (reads_production_audience of the vendor's tests). On GitLab those runs include the
+# scheduled monitor, which accesses the production environment to read its variables.
 BOUND_BY_AUDIENCE_ONLY = {
-    ("gitlab_ci", "aws"): "IAM sees sub and aud only; GitLab's sub names no environment",
-    ("gitlab_ci", "azure"): "Entra ID matches sub and aud only; GitLab's sub names no environment",
-    ("circleci", "aws"): "IAM sees sub and aud only; CircleCI's sub names no context",
+    ("gitlab_ci", "aws"): "IAM sees sub and aud only; the monitor reads production's variables",
+    (
+        "gitlab_ci",
+        "azure",
+    ): "Entra ID sees sub and aud only; the monitor reads production's variables",
 }
 
 
@@ -571,9 +576,12 @@ def test_production_identity_requires_the_production_environment(answers, render
     values = variable_values(module, answers["ci_provider"])
     production = READERS[cloud](module, values)["ci_production"]
     vendor = answers["ci_provider"]
-    tokens = with_audience(
-        release_tokens_outside_production(vendor, values), vendor, cloud, values, production=True
-    )
+    tokens = release_tokens_outside_production(vendor, values)
+    reads = getattr(vendor_tests(vendor), "reads_production_audience", None)
+    if reads and PLAN["vendors"][vendor]["trust"][cloud].get("production_audience"):
+        # Only the runs that can read the audience's variable can ask for a token of it.
+        tokens = [token for token in tokens if reads(token, values)]
+    tokens = with_audience(tokens, vendor, cloud, values, production=True)
     admitted = [token["sub"] for token in tokens if production.admits(token)]
     assert not admitted, f"{production.address} admits {admitted}"
 
