@@ -42,6 +42,7 @@ INVALID = {
     ),
     "unknown CI provider": ({"ci_provider": "teamcity"}, "github_actions"),
     "unknown experiment tracker": ({"experiment_tracking": "wandb"}, "mlflow"),
+    "unknown task": ({"task": "ranking"}, "multiclass_classification"),
     "data on GCP, service on AWS": (
         {"data_store": "gcs", "deploy_target": "aws_ecs"},
         "a project uses one cloud, so pick a deploy target on GCP (gcp_cloud_run)",

@@ -50,10 +50,10 @@ def test_split_sizes_follow_params(train_test, params: dict) -> None:
 
 def test_split_keeps_the_class_balance(train_test) -> None:
     train, test = train_test
-    positive = SCHEMA.classes[1]
-    assert (train[TARGET] == positive).mean() == pytest.approx(
-        (test[TARGET] == positive).mean(), abs=0.02
-    )
+    for name in SCHEMA.classes:
+        assert (train[TARGET] == name).mean() == pytest.approx(
+            (test[TARGET] == name).mean(), abs=0.02
+        )
 
 
 # A small schema of each kind of feature, and a file that matches it.
@@ -156,6 +156,29 @@ def test_make_schema_infers_a_schema_that_accepts_its_file(tmp_path: Path) -> No
     ]
     inferred = schema.Schema.read(out)
     assert inferred.validated(schema.read_table(source), "data.csv").shape == (4, 4)
+
+
+def test_the_number_of_classes_fits_the_task() -> None:
+    two = SMALL.to_dict()
+    with pytest.raises(schema.SchemaError, match="with two, the task is binary"):
+        schema.Schema.from_dict({**two, "task": "multiclass_classification"})
+    three = {**two, "target": {"name": "churned", "classes": ["no", "yes", "later"]}}
+    with pytest.raises(schema.SchemaError, match="a binary target has two classes"):
+        schema.Schema.from_dict(three)
+    multiclass = schema.Schema.from_dict({**three, "task": "multiclass_classification"})
+    assert multiclass.classes == ("no", "yes", "later")
+    with pytest.raises(schema.SchemaError, match="this project trains"):
+        schema.Schema.from_dict({**two, "task": "ranking"})
+
+
+def test_make_schema_picks_the_task_from_the_classes() -> None:
+    assert schema.infer(GOOD, "churned").task == "binary_classification"
+    plans = schema.infer(GOOD, "plan")
+    assert (plans.task, plans.classes) == ("binary_classification", ("basic", "pro"))
+    three = GOOD.assign(churned=["yes", "no", "later", "yes"])
+    assert schema.infer(three, "churned").task == "multiclass_classification"
+    with pytest.raises(schema.DataError, match="a classification needs two"):
+        schema.infer(GOOD.assign(churned="yes"), "churned")
 
 
 def test_make_schema_keeps_an_existing_schema_unless_forced(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """Stage `fetch`: read the source that params.yaml names (data.source), check every row of
 it against the schema (data/schema.yaml), and write the checked data to data/raw/.
 
-The source is `sample`, scikit-learn's copy of the Wisconsin breast cancer dataset, which
-ships inside the package (the pipeline needs no network), or the path of a CSV or Parquet
-file in data/source/, tracked with `dvc add` or `dvc import-url` (README, "Your own
+The source is `sample`, the dataset of the schema's task that ships inside scikit-learn
+(the pipeline needs no network): the Wisconsin breast cancer data for binary
+classification, the wine data for multiclass classification. Or it is the path of a CSV
+or Parquet file in data/source/, tracked with `dvc add` or `dvc import-url` (README, "Your own
 data"). A file that does not match the schema stops the pipeline here, before anything
 trains, with the columns and rows at fault.
 
@@ -13,11 +14,12 @@ trains, with the columns and rows at fault.
 """
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_wine
 
 from . import config
 from .schema import DataError, Schema, read_table
@@ -27,12 +29,14 @@ SCHEMA = Schema.read(config.SCHEMA)
 FEATURES: tuple[str, ...] = SCHEMA.names
 TARGET = SCHEMA.target
 CLASS_NAMES = SCHEMA.classes
+# The scikit-learn loader of each task's sample.
+SAMPLES = {"binary_classification": load_breast_cancer, "multiclass_classification": load_wine}
 
 
 def sample() -> pd.DataFrame:
     """The bundled sample: one float column per measurement, the target as class names."""
-    bunch = load_breast_cancer(as_frame=True)
-    frame = bunch.frame.rename(columns=lambda name: name.strip().lower().replace(" ", "_"))
+    bunch = SAMPLES[SCHEMA.task](as_frame=True)
+    frame = bunch.frame.rename(columns=lambda name: re.sub(r"[ /]", "_", name.strip().lower()))
     frame["target"] = frame["target"].map(dict(enumerate(bunch.target_names)))
     return frame
 

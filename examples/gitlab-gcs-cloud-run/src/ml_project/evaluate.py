@@ -1,10 +1,16 @@
 """Stage `evaluate`: score the ONNX model, the one that serves, on the test set; write
 metrics and DVC plots. It loads the model as the service does: hash checked, golden record
-answered."""
+answered.
+
+Binary classification scores the positive class (the schema's second); multiclass
+classification averages f1, precision and recall over the classes with equal weight
+(macro), its ROC AUC is one-vs-rest, and its ROC curve is the micro-average (every class's
+probability against whether it is the true class)."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
@@ -19,18 +25,25 @@ from . import config
 from .data import CLASS_NAMES, SCHEMA, read
 from .model import OnnxModel, load
 
+# How f1, precision and recall average over the classes.
+AVERAGE = "binary" if SCHEMA.task == "binary_classification" else "macro"
+
 
 def score(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
     truth = SCHEMA.class_ids(test)
     probabilities = model.probabilities(SCHEMA.encoded(test).to_numpy())
     predicted = probabilities.argmax(axis=1)
-    probability = probabilities[:, 1]
+    if AVERAGE == "binary":
+        roc_auc = roc_auc_score(truth, probabilities[:, 1])
+    else:
+        classes = list(range(len(CLASS_NAMES)))
+        roc_auc = roc_auc_score(truth, probabilities, multi_class="ovr", labels=classes)
     return {
         "accuracy": round(float(accuracy_score(truth, predicted)), 4),
-        "f1": round(float(f1_score(truth, predicted)), 4),
-        "precision": round(float(precision_score(truth, predicted)), 4),
-        "recall": round(float(recall_score(truth, predicted)), 4),
-        "roc_auc": round(float(roc_auc_score(truth, probability)), 4),
+        "f1": round(float(f1_score(truth, predicted, average=AVERAGE)), 4),
+        "precision": round(float(precision_score(truth, predicted, average=AVERAGE)), 4),
+        "recall": round(float(recall_score(truth, predicted, average=AVERAGE)), 4),
+        "roc_auc": round(float(roc_auc), 4),
     }
 
 
@@ -46,7 +59,11 @@ def write_plots(model: OnnxModel, test: pd.DataFrame, plots_dir: Path) -> None:
             "predicted": [CLASS_NAMES[i] for i in predicted],
         }
     ).to_csv(plots_dir / "confusion.csv", index=False)
-    fpr, tpr, _ = roc_curve(truth, probabilities[:, 1])
+    if AVERAGE == "binary":
+        fpr, tpr, _ = roc_curve(truth, probabilities[:, 1])
+    else:
+        is_class = np.equal.outer(truth, np.arange(len(CLASS_NAMES)))
+        fpr, tpr, _ = roc_curve(is_class.ravel(), probabilities.ravel())
     pd.DataFrame({"fpr": fpr.round(4), "tpr": tpr.round(4)}).to_csv(
         plots_dir / "roc.csv", index=False
     )

@@ -26,7 +26,7 @@ from . import config
 
 # The tasks this project trains for; what is specific to a task (the classes of the target,
 # the metrics) is read from here.
-TASKS = ("binary_classification",)
+TASKS = ("binary_classification", "multiclass_classification")
 TYPES = ("float", "integer", "category")
 NUMERIC = ("float", "integer")
 # A problem lists at most this many row numbers.
@@ -61,7 +61,8 @@ class Feature:
 class Schema:
     task: str
     target: str
-    # The target's values; for binary classification the second is the positive class.
+    # The target's values: two for binary classification (the second is the positive
+    # class), three or more for multiclass classification.
     classes: tuple[str, ...]
     features: tuple[Feature, ...]
 
@@ -88,8 +89,15 @@ class Schema:
         if raw["task"] not in TASKS:
             raise SchemaError(f"task is {raw['task']!r}; this project trains {', '.join(TASKS)}")
         classes = tuple(_text(value) for value in raw["target"]["classes"])
-        if len(classes) != 2 or len(set(classes)) != 2:
-            raise SchemaError(f"a binary target has two distinct classes, not {list(classes)}")
+        if len(set(classes)) < len(classes):
+            raise SchemaError(f"the target's classes are listed once each, not {list(classes)}")
+        if raw["task"] == "binary_classification" and len(classes) != 2:
+            raise SchemaError(f"a binary target has two classes, not {list(classes)}")
+        if raw["task"] == "multiclass_classification" and len(classes) < 3:
+            raise SchemaError(
+                f"a multiclass target has three or more classes, not {list(classes)}: "
+                "with two, the task is binary_classification"
+            )
         features = []
         for entry in raw["features"]:
             kind = entry["type"]
@@ -155,7 +163,8 @@ class Schema:
         return encoded
 
     def class_ids(self, frame: pd.DataFrame) -> np.ndarray:
-        """The target as class positions: 0 and 1 for binary classification."""
+        """The target as class positions: 0 and 1 for binary classification, 0 to n-1 for
+        n classes."""
         ids = {name: code for code, name in enumerate(self.classes)}
         return frame[self.target].map(ids).to_numpy()
 
@@ -242,12 +251,13 @@ def infer(table: pd.DataFrame, target: str) -> Schema:
             categories = tuple(sorted(column.astype(str).str.strip().unique()))
             features.append(Feature(str(name), "category", categories=categories))
     classes = tuple(sorted(table[target].dropna().astype(str).str.strip().unique()))
-    if len(classes) != 2:
+    if len(classes) < 2:
         raise DataError(
-            f"the target {target!r} has {len(classes)} classes; this project trains binary "
-            "classification (two classes)"
+            f"the target {target!r} has {len(classes)} classes; a classification needs two "
+            "(binary_classification) or more (multiclass_classification)"
         )
-    return Schema(TASKS[0], str(target), classes, tuple(features))
+    task = TASKS[0] if len(classes) == 2 else "multiclass_classification"
+    return Schema(task, str(target), classes, tuple(features))
 
 
 HEADER = """\
@@ -255,7 +265,7 @@ HEADER = """\
 # trains, and what the service holds requests to. `make schema` wrote it from
 # {source}: review it. Widen each range to what is possible, not just what this file
 # holds (a value outside gets a 422 from the service and fails the pipeline), list every
-# category, and put the positive class second.
+# category, and for a binary target put the positive class second.
 """
 
 
