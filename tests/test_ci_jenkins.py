@@ -23,18 +23,6 @@ from conftest import (
 
 NPM_GROOVY_LINT = TEMPLATE / ".ci" / "tools" / "npm-groovy-lint"
 
-# Where CI has all three identities in the project's cloud (copier.yml derives
-# pr_identity_cloud and production_identity_cloud for key-based vendors too).
-SPLIT = {
-    name: answers
-    for name, answers in vendor_answer_sets("jenkins").items()
-    if name
-    in {
-        "jenkins-s3-aws_ecs",
-        "jenkins-gcs-gcp_cloud_run",
-        "jenkins-azure_blob-azure_container_apps",
-    }
-}
 ANSWER_SETS = vendor_answer_sets("jenkins", retrain_schedule="*/30 2-4 1,15 * 1-5")
 # The ends of the IDs of the Jenkins credentials that hold a CI identity's key, by cloud:
 # their starts are the plan's (vendors.jenkins.credentials).
@@ -156,15 +144,6 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
 
 def test_each_scope_binds_only_the_key_of_its_identity(project: Path) -> None:
     assert_keys_are_split(key_scopes, project)
-
-
-def test_the_split_renders_where_ci_has_it(render) -> None:
-    """The answer sets with the split make all three identities (their scopes are checked
-    with the other answer sets')."""
-    for answers in SPLIT.values():
-        (cloud,) = clouds(answers)
-        identities = made_identities(render(answers), cloud)
-        assert identities == {"ci", "ci_pr", "ci_production"}
 
 
 def test_npm_groovy_lint_finds_no_error(render) -> None:

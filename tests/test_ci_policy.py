@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COMBINATIONS, KEY_SCOPES, PLAN, clouds, combo_id
+from conftest import COMBINATIONS, KEY_SCOPES, PLAN, clouds, combo_id, made_identities
 from terraform_hcl import Module
 
 WITH_TERRAFORM = [answers for answers in COMBINATIONS if clouds(answers)]
@@ -627,3 +627,18 @@ def test_each_key_goes_only_to_the_runs_of_its_scope(answers, render) -> None:
     assert "ci" in given["release"], "the release runs hold no release key"
     if "ci_production" in identities:
         assert "ci_production" in given["production"], "the production deploy holds no key"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [a for a in KEY_BASED if PLAN["stores"][a["data_store"]]["cloud"] in clouds(a)],
+    ids=combo_id,
+)
+def test_key_based_vendors_have_all_three_identities(answers, render) -> None:
+    """A key-based vendor's CI has the pull-request identity where the DVC remote is in the
+    cloud and the production one where the service is, as an OIDC vendor's has."""
+    (cloud,) = clouds(answers)
+    expected = {"ci", "ci_pr"} | (
+        {"ci_production"} if PLAN["targets"][answers["deploy_target"]]["cloud"] == cloud else set()
+    )
+    assert made_identities(render(answers), cloud) == expected

@@ -22,18 +22,6 @@ from conftest import (
 )
 from servers import moto_s3
 
-# Where CI has all three identities in the project's cloud (copier.yml derives
-# pr_identity_cloud and production_identity_cloud for key-based vendors too).
-SPLIT = {
-    name: answers
-    for name, answers in vendor_answer_sets("travis_ci").items()
-    if name
-    in {
-        "travis_ci-s3-aws_ecs",
-        "travis_ci-gcs-gcp_cloud_run",
-        "travis_ci-azure_blob-azure_container_apps",
-    }
-}
 ANSWER_SETS = vendor_answer_sets("travis_ci", retrain_schedule="15 4 1 * *")
 MAKE = re.compile(r"^make ([a-z-]+)(.*?)(?: \|\| travis_terminate 1)?$")
 ON_MAIN = "branch = main AND type = push"
@@ -122,15 +110,6 @@ def test_each_scope_is_given_only_the_secret_of_its_identity(project: Path) -> N
     assert_keys_are_split(key_scopes, project)
 
 
-def test_the_split_renders_where_ci_has_it(render) -> None:
-    """The answer sets with the split make all three identities (their scopes are checked
-    with the other answer sets')."""
-    for answers in SPLIT.values():
-        (cloud,) = clouds(answers)
-        identities = made_identities(render(answers), cloud)
-        assert identities == {"ci", "ci_pr", "ci_production"}
-
-
 def test_the_aws_identities_need_no_cli(project: Path) -> None:
     """The AWS identities are profiles (role_arn and source_profile), which boto3 and DVC
     read: nothing is installed with pip but the hashed uv requirements."""
@@ -145,7 +124,7 @@ def test_the_aws_profile_assumes_the_identitys_role_through_boto3(render, tmp_pa
     """The pull request job's AWS step, run as written against an AWS API on loopback (moto):
     boto3 reads the profile, trades the IAM user's key for the role's credentials, and acts
     as that role; the release identity's key, dropped first, is nowhere in the files."""
-    config = travis(render(SPLIT["travis_ci-s3-aws_ecs"]))
+    config = travis(render(ANSWER_SETS["travis_ci-s3-aws_ecs"]))
     job = config["jobs"]["include"][0]
     steps = [c for c in job["before_install"] + job["script"] if not c.startswith("make ")]
     role = "arn:aws:iam::123456789012:role/ml-project-ci-pr"
