@@ -365,8 +365,13 @@ def test_the_schedule_accesses_production_without_deploying(expanded: dict, proj
     deploy = stored_answers(project)["deploy_target"]
     for stage in STAGES.retrain_stages:
         job = expanded[stage["name"]]
-        # Production's scoped variables (kubeconfig, Docker host), no deployment recorded.
-        assert job["environment"] == {"name": stage["env"], "action": "access"}
+        if PLAN["targets"][deploy]["cloud"]:
+            # The release identity reads the service; production's scoped variables (the
+            # production identity and its audience) are the production deploy's alone.
+            assert "environment" not in job
+        else:
+            # Production's scoped variables (kubeconfig, Docker host), no deployment recorded.
+            assert job["environment"] == {"name": stage["env"], "action": "access"}
         assert job["interruptible"] is False
         assert job["artifacts"]["paths"] == ["reports/"]  # reports/drift.json
         if deploy == "docker_compose":
@@ -491,8 +496,8 @@ TERRAFORM_INPUTS = {"production_oidc_audience": "0d9c4e7a2b6f41c8a5e3d1f0b7c6a9e
 
 
 def oidc_release_tokens(values: dict) -> list[dict]:
-    """main's push, the staging deploy, and the scheduled monitor, which accesses the
-    production environment without deploying."""
+    """main's push, the staging deploy, and the scheduled monitor (outside the
+    environments: these tokens reach the clouds of a service on a cloud)."""
     repo = values["repository_path"]
     claims = {
         "sub": f"project_path:{repo}:ref_type:branch:ref:main",
@@ -505,12 +510,8 @@ def oidc_release_tokens(values: dict) -> list[dict]:
     return [
         claims,
         {**claims, "environment": "staging", "environment_protected": "true"},
-        {
-            **claims,
-            "pipeline_source": "schedule",
-            "environment": "production",
-            "environment_protected": "true",
-        },
+        # The scheduled monitor, outside the environments where the service is on a cloud.
+        {**claims, "pipeline_source": "schedule"},
     ]
 
 
@@ -520,5 +521,6 @@ def oidc_production_token(values: dict, main: dict) -> dict:
 
 def reads_production_audience(token: dict, values: dict) -> bool:
     """The production audience is a CI/CD variable scoped to the environment production:
-    every job of that environment reads it, the scheduled monitor's access included."""
+    only the jobs of that environment read it, the production deploy alone where the
+    service is on a cloud."""
     return token.get("environment") == "production"

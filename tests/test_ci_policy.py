@@ -544,30 +544,13 @@ def test_production_is_deployed_only_from_the_production_environment(deployed) -
     assert staging, "the release identity no longer deploys staging"
 
 
-# Where the token's claims that a cloud can check name no environment, the production
-# identity is bound to main's pipeline (a protected branch: reviewed code) and to an
-# audience kept in a CI variable that only the production environment's runs can read
-# (reads_production_audience of the vendor's tests). On GitLab those runs include the
-# scheduled monitor, which accesses the production environment to read its variables.
-BOUND_BY_AUDIENCE_ONLY = {
-    ("gitlab_ci", "aws"): "IAM sees sub and aud only; the monitor reads production's variables",
-    (
-        "gitlab_ci",
-        "azure",
-    ): "Entra ID sees sub and aud only; the monitor reads production's variables",
-}
+# Where the token's claims that a cloud can check name no environment (GitLab's and
+# CircleCI's, to AWS and Entra ID), the production identity is bound to main's pipeline (a
+# protected branch: reviewed code) and to an audience kept in a CI variable that only the
+# production environment's runs can read (reads_production_audience of the vendor's tests).
 
 
-def production_binding_cases():
-    for answers in DEPLOYED_BY_OIDC:
-        pair = (answers["ci_provider"], PLAN["targets"][answers["deploy_target"]]["cloud"])
-        marks = []
-        if pair in BOUND_BY_AUDIENCE_ONLY:
-            marks = [pytest.mark.xfail(strict=True, reason=BOUND_BY_AUDIENCE_ONLY[pair])]
-        yield pytest.param(answers, marks=marks, id=combo_id(answers))
-
-
-@pytest.mark.parametrize("answers", list(production_binding_cases()))
+@pytest.mark.parametrize("answers", DEPLOYED_BY_OIDC, ids=combo_id)
 def test_production_identity_requires_the_production_environment(answers, render) -> None:
     """A trusted job of main that is not the production deploy, asking for the token the
     production deploy asks for (its audience), does not reach the production identity."""
