@@ -4,6 +4,7 @@ README says (OIDC where the vendor and Azure allow it, the vendor's secret store
 otherwise), and the README explains the one-time setup."""
 
 import configparser
+import re
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,8 @@ def test_no_secret_is_rendered(render, vendor):
         if path.is_file() and ".git" not in path.parts:
             text = path.read_text(errors="ignore")
             assert "AccountKey=" not in text, path
-            assert "AZURE_CLIENT_SECRET=" not in text, path
+            # The secret reaches CI from its secret store: at most a variable names it.
+            assert not re.search(r'AZURE_CLIENT_SECRET="?[^"$\s]', text), path
 
 
 def test_github_actions_logs_in_with_oidc_where_dvc_runs(render):

@@ -328,7 +328,8 @@ def test_aws_and_store_keys_come_from_secret_variables(project: Path) -> None:
         for job in stage["jobs"]:
             for step in make_steps(job):
                 target = MAKE.match(command(step))[1]
-                env = step.get("env", {})
+                # The MLflow secrets of the release's logging steps: test_tracking.py.
+                env = {k: v for k, v in step.get("env", {}).items() if "MLFLOW" not in k}
                 if target in ("pipeline", "push") and given["on_s3"]:
                     assert env == AWS_ENV
                 elif target in ("pipeline", "push") and given["on_keys"]:
