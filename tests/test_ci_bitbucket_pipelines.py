@@ -15,6 +15,7 @@ from conftest import (
     KEY_SCOPES,
     PLAN,
     STAGES,
+    made_identities,
     secret_identities,
     stored_answers,
     vendor_answer_sets,
@@ -316,8 +317,10 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
     staging's hold the release identity's, production's the production one's: README), and
     the secret variables its script names (repository variables reach every step). Pull
     requests run `pull-requests`; main, and the custom pipelines run on its schedule,
-    release, but the step that deploys production."""
+    release, but the step that deploys production. An environment's deployment variables
+    hold an identity's secret only where the Terraform makes that identity."""
     cfg = config(project)
+    made = made_identities(project, cloud)
     vendor = PLAN["vendors"]["bitbucket_pipelines"]
     environments = {vendor["release_environment"]: "release"} | {
         stage["env"]: stage["identity"] for stage in STAGES.release_stages if stage["env"]
@@ -339,7 +342,7 @@ def key_scopes(project: Path, cloud: str) -> dict[str, set[str]]:
         if any(t == "deploy" and "ENV=production" in a.split() for t, a in make_calls(step)):
             scope = "production"
         if step.get("deployment"):
-            scopes[scope].add(PLAN["identities"][environments[step["deployment"]]]["name"])
+            scopes[scope] |= {PLAN["identities"][environments[step["deployment"]]]["name"]} & made
         scopes[scope] |= secret_identities("\n".join(step["script"]), cloud)
     return scopes
 
