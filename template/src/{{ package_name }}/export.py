@@ -97,7 +97,9 @@ def export_model(model: Pipeline, train: pd.DataFrame, margin: float) -> tuple[b
     data = to_onnx_bytes(model)
     onnx_model = OnnxModel(data)
     if problem := disagreement(model, onnx_model, train):
-        raise ValueError(f"the ONNX export disagrees with scikit-learn on the training data: {problem}")
+        raise ValueError(
+            f"the ONNX export disagrees with scikit-learn on the training data: {problem}"
+        )
     # The median of each number and the most frequent category: a record typical of the
     # data, so the golden check exercises the usual path through the graph.
     encoded = SCHEMA.encoded(train)

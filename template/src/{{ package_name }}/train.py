@@ -1,6 +1,6 @@
 """Stage `train`: fit a logistic regression (a ridge regression, for a regression task) on
-scaled numbers and one-hot encoded categories, and save it with joblib. The pickle stays in the pipeline: `export` turns it into the ONNX
-model that ships."""
+scaled numbers and one-hot encoded categories, and save it with joblib. The pickle stays in
+the pipeline: `export` turns it into the ONNX model that ships."""
 
 from pathlib import Path
 from typing import Any
