@@ -16,6 +16,7 @@ import yaml
 
 import linters
 from conftest import PLAN, git_commit_all, run, tool
+from test_monitoring import USED, exported_series
 
 TASKS = list(PLAN["tasks"])
 DEFAULT = "binary_classification"
@@ -86,6 +87,8 @@ def test_alert_rules_and_dashboard_watch_what_the_task_predicts(
     dashboard = json.loads((monitoring / "grafana-dashboard.json").read_text())
     expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     alerts = (monitoring / "alerts.yml").read_text()
+    used = {name for text in [alerts, *expressions] for name in USED.findall(text)}
+    assert used <= exported_series(projects[task]), "only metrics the app exports"
     if task == REGRESSION:
         # The mean predicted value, its band from the plan, and a test where it fires.
         band = PLAN["tasks"][task]["predicted"]
