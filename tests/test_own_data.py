@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -93,7 +94,9 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(["git", "clone", "-q", str(ci_project), str(project)], root)
     # The lock file that command 1's `make install` wrote: the same environment, from cache.
     shutil.copy(ci_project / "uv.lock", project / "uv.lock")
+    start = time.monotonic()
     run(["make", "install"], project)
+    installed = time.monotonic() - start
     your_file = root / "customers.csv"
     your_file.write_text(as_csv(customers()))
     served = root / "served"
@@ -131,7 +134,9 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         params = params.replace(old, new)
     params_path.write_text(params)
 
+    start = time.monotonic()
     output = run(["make", "ci"], project).stdout
+    print(f"own data: make install {installed:.1f} s, make ci {time.monotonic() - start:.1f} s")
     (project / ".make-ci.log").write_text(output)
     return project
 
