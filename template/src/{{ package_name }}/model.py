@@ -26,6 +26,11 @@ VALUES = "values"
 GOLDEN_TOLERANCE = 1e-5
 
 
+def output_of(task: str) -> str:
+    """The graph's output a model of `task` answers with, and the golden record's key for it."""
+    return VALUES if task == "regression" else PROBABILITIES
+
+
 def close(answered: np.ndarray, expected: np.ndarray) -> bool:
     """Whether two outputs of the model are the same within GOLDEN_TOLERANCE."""
     scale = max(1.0, float(np.abs(expected).max(initial=0)))
@@ -63,13 +68,11 @@ class Manifest:
 
     @property
     def output(self) -> str:
-        """The graph's output the model answers with, and the golden record's key for it."""
-        return VALUES if self.task == "regression" else PROBABILITIES
+        return output_of(self.task)
 
     @classmethod
     def read(cls, path: Path = config.MANIFEST) -> "Manifest":
         raw = json.loads(path.read_text())
-        output = VALUES if raw["task"] == "regression" else PROBABILITIES
         return cls(
             sha256=raw["sha256"],
             task=raw["task"],
@@ -79,7 +82,7 @@ class Manifest:
             types=raw["types"],
             categories={name: tuple(values) for name, values in raw["categories"].items()},
             golden_record=tuple(raw["golden"]["record"]),
-            golden_output=tuple(raw["golden"][output]),
+            golden_output=tuple(raw["golden"][output_of(raw["task"])]),
             value_buckets=tuple(raw.get("value_buckets", ())),
         )
 

@@ -13,7 +13,7 @@ THRESHOLDS = [("min", name) for name in sorted(GATE.get("min", {}))] + [
 ]
 
 
-@pytest.mark.parametrize(("bound", "name"), THRESHOLDS)
+@pytest.mark.parametrize(("bound", "name"), THRESHOLDS, ids=[name for _, name in THRESHOLDS])
 def test_metric_reaches_its_threshold(bound: str, name: str, metrics: dict[str, float]) -> None:
     assert name in metrics, f"{config.METRICS} has no metric {name!r}"
     threshold = GATE[bound][name]
