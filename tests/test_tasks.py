@@ -94,9 +94,10 @@ def test_alert_rules_and_dashboard_watch_what_the_task_predicts(
         band = PLAN["tasks"][task]["predicted"]
         assert f") > {band['high']}\n" in alerts and f") < {band['low']}\n" in alerts
         assert "prediction_value_sum" in alerts and "predictions_total" not in alerts
-        assert "alertname: PredictedValueShifted\n        exp_alerts:\n          - " in (
-            monitoring / "alerts.test.yml"
-        ).read_text()
+        assert (
+            "alertname: PredictedValueShifted\n        exp_alerts:\n          - "
+            in (monitoring / "alerts.test.yml").read_text()
+        )
         assert "SUCCESS" in tested
         assert any("prediction_value_bucket" in expr for expr in expressions)
         assert not any("predictions_total" in expr for expr in expressions)
