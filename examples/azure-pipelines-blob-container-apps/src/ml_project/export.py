@@ -2,12 +2,13 @@
 evaluated, gated and served, and record its manifest.
 
 The manifest (models/manifest.json) holds the model's sha256 (the service refuses to start
-on any other bytes), the task, the feature order, the class names, each feature's type, the bounds
-each number of a request is held to (the training range widened by serving.bounds_margin
-times that range on each side, within the schema's range: wide enough for drift to show,
-narrow enough that no value can overflow the scaler), the categories of each category
-feature, a golden record with the probabilities (or, for regression, the value) it must
-get, and for regression the buckets of the service's histogram of predicted values.
+on any other bytes), the task, the feature order, the class names, each feature's type,
+the bounds each number of a request is held to (the training range widened by
+serving.bounds_margin times that range on each side, within the schema's range: wide
+enough for drift to show, narrow enough that no value can overflow the scaler), the
+categories of each category feature, a golden record with the probabilities (or, for
+regression, the value) it must get, and for regression the buckets of the service's
+histogram of predicted values.
 """
 
 from pathlib import Path
