@@ -21,7 +21,7 @@ LATEST = next_release()
 POLICY = {
     "policy": {
         "allowed": {"ci_provider": ["github_actions", "gitlab_ci"], "data_store": ["local", "s3"]},
-        "minimum": {"min_accuracy": 0.85},
+        "minimum": {"min_accuracy": 0.85, "min_r2": 0.25},
     }
 }
 # name: (release, answers). The latest release is this commit, tagged LATEST.
@@ -32,6 +32,8 @@ FLEET = {
     "v030-aws-edited": ("v0.3.0", {"data_store": "s3", "deploy_target": "aws_ecs"}),
     "current-jenkins": (LATEST, {"ci_provider": "jenkins"}),
     "current-lax-gate": (LATEST, {"min_accuracy": 0.5}),
+    # A regression project has no min_accuracy: only its own threshold is held to the policy.
+    "current-regression": (LATEST, {"task": "regression", "min_r2": 0.2}),
     "v030-conflict": ("v0.3.0", {"deploy_target": "kubernetes"}),
     "v020-dirty": ("v0.2.0", {}),
     "current-edited": (LATEST, {"deploy_target": "kubernetes"}),
@@ -118,7 +120,7 @@ def test_status_lists_every_repository_with_the_promised_keys(status) -> None:
         "policy_violations",
     }
     assert all(keys <= set(row) for row in status["rows"])
-    assert "[11/11]" in status["stderr"], "a progress line per repository"
+    assert "[12/12]" in status["stderr"], "a progress line per repository"
 
 
 def test_status_says_which_are_behind(status) -> None:
@@ -150,6 +152,10 @@ def test_status_reports_policy_violations_and_non_copier_repositories(status) ->
     ]
     assert by["current-lax-gate"]["policy_violations"] == [
         "min_accuracy is 0.5, below the minimum 0.85"
+    ]
+    assert "min_accuracy" not in by["current-regression"]["answers"]
+    assert by["current-regression"]["policy_violations"] == [
+        "min_r2 is 0.2, below the minimum 0.25"
     ]
     assert by["v020-gcs"]["policy_violations"] == ["data_store is 'gcs'; allowed: local, s3"]
     assert by["not-copier"]["error"].startswith("not a Copier project")

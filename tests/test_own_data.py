@@ -1,10 +1,13 @@
-"""Your own data, as the rendered README tells it: in a clone of the default project (README
-command 1's, after its `make ci`), the README's data commands run as written bring in a
-user's CSV with a category column (`dvc add`, `make schema`) and a Parquet file from a URL
-(`dvc import-url`, `dvc update`, served on 127.0.0.1). Changing only params.yaml and the
-reviewed schema, `make ci` passes, the service answers a record with the category and a
-422 naming the field for an unknown one, and `make drift` judges the category by its
-frequencies. Each kind of bad file is refused naming the column and its rows."""
+"""Your own data, of the other kind, as the rendered README tells it: in a clone of the
+default project (README command 1's, after its `make ci`: a binary classification), the
+README's data commands run as written bring in a user's CSV with a category column and a
+regression target (`dvc add`, then `make schema`, which picks the task from the target) and
+a Parquet file from a URL (`dvc import-url`, `dvc update`, served on 127.0.0.1). Changing
+only params.yaml (the source, and the gate's and verify's numbers of a regression) and the
+reviewed schema, `make ci` passes, the service answers a record with the category with a
+value and a 422 naming the field for an unknown category, and `make drift` judges the
+category by its frequencies. Each kind of bad file is refused naming the column and its
+rows."""
 
 import csv
 import io
@@ -15,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,20 +34,28 @@ pytestmark = pytest.mark.e2e
 PLANS = ("basic", "pro", "team")
 
 
+# What a customer's plan adds to their lifetime value.
+PLAN_VALUE = {"basic": 0.0, "pro": 150.0, "team": 400.0}
+NOISE = 20.0
+
+
+def lifetime_value(tenure: int, plan: str, spend: float) -> float:
+    """The rule a linear model learns: a year of the monthly spend, a little per month of
+    tenure, and what the plan adds."""
+    return 12 * spend + 8 * tenure + PLAN_VALUE[plan]
+
+
 def customers(count: int = 600, seed: int = 7) -> list[dict]:
-    """Churn records of a rule a linear model learns (with a margin): long tenure keeps a
-    customer, high spend loses one, and the plan moves the odds."""
+    """Customer records whose lifetime value (the target, a number) is the rule plus noise."""
     rng = random.Random(seed)
     records = []
-    while len(records) < count:
+    for _ in range(count):
         plan = rng.choices(PLANS, weights=(5, 3, 2))[0]
         tenure, spend = rng.randint(1, 71), round(rng.uniform(5, 120), 2)
-        score = 0.08 * spend - 0.1 * tenure + {"basic": 2.0, "pro": 0.0, "team": -2.0}[plan]
-        if abs(score) > 0.8:
-            churned = "yes" if score > 0 else "no"
-            records.append(
-                {"tenure": tenure, "plan": plan, "monthly_spend": spend, "churned": churned}
-            )
+        value = round(lifetime_value(tenure, plan, spend) + rng.gauss(0, NOISE), 2)
+        records.append(
+            {"tenure": tenure, "plan": plan, "monthly_spend": spend, "lifetime_value": value}
+        )
     return records
 
 
@@ -66,6 +78,13 @@ def to_parquet(project: Path, source: Path, out: Path, rows: int | None = None) 
     run(["uv", "run", "--frozen", "python", "-c", code, str(source), str(out)], project)
 
 
+REGRESSION_PARAMS = {
+    "  source: sample\n": "  source: data/source/customers.csv\n",
+    "  min:\n    accuracy: 0.9\n    f1: 0.9\n": "  min:\n    r2: 0.9\n  max:\n    rmse: 30\n",
+    "  max_probability_difference: 0.001\n": "  max_value_difference: 0.01\n",
+}
+
+
 @pytest.fixture(scope="module")
 def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone of the default project on the user's data, after its `make ci`; the output
@@ -75,7 +94,9 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(["git", "clone", "-q", str(ci_project), str(project)], root)
     # The lock file that command 1's `make install` wrote: the same environment, from cache.
     shutil.copy(ci_project / "uv.lock", project / "uv.lock")
+    start = time.monotonic()
     run(["make", "install"], project)
+    installed = time.monotonic() - start
     your_file = root / "customers.csv"
     your_file.write_text(as_csv(customers()))
     served = root / "served"
@@ -104,13 +125,18 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for feature in schema["features"]:
         feature.update(widened.get(feature["name"], {}))
     schema_path.write_text(yaml.safe_dump(schema, sort_keys=False))
+    # params.yaml: the source, and what a regression is gated and verified on (README, "Your
+    # own data"): R squared at least, the error (in the target's units) at most.
     params_path = project / "params.yaml"
     params = params_path.read_text()
-    assert "  source: sample\n" in params
-    own_source = "  source: data/source/customers.csv\n"
-    params_path.write_text(params.replace("  source: sample\n", own_source))
+    for old, new in REGRESSION_PARAMS.items():
+        assert old in params, old
+        params = params.replace(old, new)
+    params_path.write_text(params)
 
+    start = time.monotonic()
     output = run(["make", "ci"], project).stdout
+    print(f"own data: make install {installed:.1f} s, make ci {time.monotonic() - start:.1f} s")
     (project / ".make-ci.log").write_text(output)
     return project
 
@@ -126,8 +152,9 @@ def test_the_readme_commands_track_import_and_describe_the_data(own: Path) -> No
     check = ["uv", "run", "--frozen", "python", "-m", f"{package_of(own)}.data", "--check"]
     assert "400 rows match" in run([*check, "data/source/customers.parquet"], own).stdout
     schema = yaml.safe_load((own / "data" / "schema.yaml").read_text())
-    assert schema["task"] == "binary_classification"
-    assert schema["target"] == {"name": "churned", "classes": ["no", "yes"]}
+    # The target is a number of many values: `make schema` made the task regression.
+    assert schema["task"] == "regression"
+    assert schema["target"] == {"name": "lifetime_value"}
     types = {feature["name"]: feature["type"] for feature in schema["features"]}
     assert types == {"tenure": "integer", "plan": "category", "monthly_spend": "float"}
     plan = next(feature for feature in schema["features"] if feature["name"] == "plan")
@@ -141,10 +168,15 @@ def test_make_ci_passes_on_the_users_data(own: Path) -> None:
     summary = re.search(r"^=+ (.*) in [\d.]+s =+$", output, re.MULTILINE).group(1)
     assert "passed" in summary and "skipped" not in summary and "failed" not in summary
     manifest = json.loads((own / "models" / "manifest.json").read_text())
+    assert manifest["task"] == "regression"
     assert manifest["features"] == ["tenure", "plan", "monthly_spend"]
     assert manifest["categories"] == {"plan": list(PLANS)}
-    assert manifest["classes"] == ["no", "yes"]
-    assert json.loads((own / "reports" / "metrics.json").read_text())["accuracy"] >= 0.95
+    assert manifest["classes"] == []
+    metrics = json.loads((own / "reports" / "metrics.json").read_text())
+    assert set(metrics) == {"rmse", "mae", "r2"}
+    # The rule is linear: what is left is the noise.
+    assert metrics["r2"] >= 0.99 and metrics["rmse"] <= 1.5 * NOISE, metrics
+    assert "tests/gate/test_thresholds.py .." in output
 
 
 def post(url: str, records: list[dict]) -> tuple[int, dict]:
@@ -160,7 +192,7 @@ def post(url: str, records: list[dict]) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
-def test_serving_takes_the_category_and_drift_judges_it(own: Path) -> None:
+def test_serving_answers_a_value_takes_the_category_and_drift_judges_it(own: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -172,14 +204,19 @@ def test_serving_takes_the_category_and_drift_judges_it(own: Path) -> None:
         start_new_session=True,
     )
     records = [
-        {key: value for key, value in record.items() if key != "churned"}
+        {key: value for key, value in record.items() if key != "lifetime_value"}
         for record in customers(seed=11)[:300]
     ]
     try:
         smoke = ["uv", "run", "--frozen", "python", "-m", f"{package_of(own)}.smoke", url]
         assert "smoke test passed" in run(smoke, own).stdout
-        status, body = post(url, [{"tenure": 3, "plan": "basic", "monthly_spend": 90.0}])
-        assert status == 200 and body["predictions"][0]["label"] == "yes"
+        team = {"tenure": 30, "plan": "team", "monthly_spend": 90.0}
+        status, body = post(url, [{**team, "plan": "basic"}, team])
+        assert status == 200, body
+        basic_value, team_value = (answer["value"] for answer in body["predictions"])
+        assert set(body["predictions"][0]) == {"value"}
+        assert basic_value == pytest.approx(lifetime_value(30, "basic", 90.0), abs=3 * NOISE)
+        assert team_value - basic_value == pytest.approx(PLAN_VALUE["team"], abs=2 * NOISE)
         status, body = post(url, [{"tenure": 3, "plan": "gold", "monthly_spend": 90.0}])
         assert status == 422
         assert [problem["loc"] for problem in body["detail"]] == [["records", 0, "plan"]]
@@ -224,6 +261,10 @@ BAD_FILES = {
     "a value out of range": (with_row(2, 2, "-5"), 'column "monthly_spend": values beyond its min'),
     "an unknown category": (with_row(7, 1, "gold"), 'column "plan": values not in its categories'),
     "an empty file": ("", "is empty"),
+    "a target that is not a number": (
+        with_row(5, 3, "lots"),
+        'column "lifetime_value": values that are not float numbers',
+    ),
 }
 
 
@@ -236,7 +277,11 @@ def test_a_bad_file_is_refused_naming_the_column_and_rows(own: Path, kind: str) 
     refused = run([*check, str(bad)], own, check=False)
     assert refused.returncode != 0
     assert message in refused.stderr
-    rows = {"a wrong type": "in 1 row: 4", "a value out of range": "in 1 row: 2"}
+    rows = {
+        "a wrong type": "in 1 row: 4",
+        "a value out of range": "in 1 row: 2",
+        "a target that is not a number": "in 1 row: 5",
+    }
     assert rows.get(kind, "") in refused.stderr
 
 

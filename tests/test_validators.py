@@ -43,6 +43,15 @@ INVALID = {
     "unknown CI provider": ({"ci_provider": "teamcity"}, "github_actions"),
     "unknown experiment tracker": ({"experiment_tracking": "wandb"}, "mlflow"),
     "unknown task": ({"task": "ranking"}, "multiclass_classification"),
+    "regression error threshold of zero": (
+        {"task": "regression", "max_rmse": 0},
+        "the largest error is a positive number below 10^12, such as 65",
+    ),
+    "regression error threshold of infinity": (
+        {"task": "regression", "max_rmse": "inf"},
+        "the largest error is a positive number",
+    ),
+    "R squared above one": ({"task": "regression", "min_r2": 1.2}, "from 0 to 1"),
     "data on GCP, service on AWS": (
         {"data_store": "gcs", "deploy_target": "aws_ecs"},
         "a project uses one cloud, so pick a deploy target on GCP (gcp_cloud_run)",

@@ -29,7 +29,13 @@ def test_every_value_has_its_type_and_lies_in_its_range(raw: pd.DataFrame) -> No
         assert feature.max is None or column.max() <= feature.max, feature.name
 
 
-def test_target_has_every_class(raw: pd.DataFrame) -> None:
+def test_the_target_fits_the_task(raw: pd.DataFrame) -> None:
+    """Every class is there, none almost vanished; a regression target is a number with
+    many distinct values."""
+    if SCHEMA.is_regression:
+        assert pd.api.types.is_numeric_dtype(raw[TARGET])
+        assert raw[TARGET].nunique() > schema.MAX_CLASSES
+        return
     shares = raw[TARGET].value_counts(normalize=True)
     assert set(shares.index) == set(SCHEMA.classes)
     assert shares.min() > 0.05, "a class almost vanished"
@@ -48,8 +54,14 @@ def test_split_sizes_follow_params(train_test, params: dict) -> None:
     )
 
 
-def test_split_keeps_the_class_balance(train_test) -> None:
+def test_split_keeps_the_target_distribution(train_test) -> None:
+    """Each class keeps its share (a stratified split); a regression target, its mean
+    within a quarter of its standard deviation (a random one)."""
     train, test = train_test
+    if SCHEMA.is_regression:
+        spread = train[TARGET].std()
+        assert abs(train[TARGET].mean() - test[TARGET].mean()) < spread / 4
+        return
     for name in SCHEMA.classes:
         assert (train[TARGET] == name).mean() == pytest.approx(
             (test[TARGET] == name).mean(), abs=0.02
@@ -179,6 +191,28 @@ def test_make_schema_picks_the_task_from_the_classes() -> None:
     assert schema.infer(three, "churned").task == "multiclass_classification"
     with pytest.raises(schema.DataError, match="a classification needs two"):
         schema.infer(GOOD.assign(churned="yes"), "churned")
+
+
+def test_a_regression_target_is_a_number_without_classes() -> None:
+    regression = {**SMALL.to_dict(), "task": "regression", "target": {"name": "value"}}
+    assert schema.Schema.from_dict(regression).classes == ()
+    with_classes = {**regression, "target": {"name": "value", "classes": ["no", "yes"]}}
+    with pytest.raises(schema.SchemaError, match="a regression target is a number"):
+        schema.Schema.from_dict(with_classes)
+    with pytest.raises(schema.SchemaError, match="target lists its classes"):
+        schema.Schema.from_dict({**regression, "task": "binary_classification"})
+
+
+def test_make_schema_picks_regression_for_a_number_of_many_values() -> None:
+    many = pd.DataFrame(
+        {"tenure": [str(n) for n in range(40)], "spend": [f"{n * 1.5:.1f}" for n in range(40)]}
+    )
+    inferred = schema.infer(many, "spend")
+    assert (inferred.task, inferred.classes) == ("regression", ())
+    assert "classes" not in inferred.to_dict()["target"]
+    # A number of few values is a class label: 40 records of 0, 1 and 2 are three classes.
+    few = many.assign(spend=[str(n % 3) for n in range(40)])
+    assert schema.infer(few, "spend").task == "multiclass_classification"
 
 
 def test_make_schema_keeps_an_existing_schema_unless_forced(tmp_path: Path) -> None:

@@ -48,8 +48,13 @@ def test_predict_answers_one_prediction_per_record(client: TestClient, route) ->
     assert response.status_code == 200
     predictions = response.json()["predictions"]
     assert len(predictions) == 2
+    if SCHEMA.is_regression:
+        # A value, in the target's units, and nothing else.
+        assert set(predictions[0]) == {"value"}
+        assert isinstance(predictions[0]["value"], float)
+        return
     assert predictions[0]["label"] in CLASS_NAMES
-    assert 0.5 <= predictions[0]["probability"] <= 1
+    assert 1 / len(CLASS_NAMES) <= predictions[0]["probability"] <= 1
 
 
 @pytest.mark.parametrize("route", PREDICT_ROUTES)
@@ -191,7 +196,8 @@ def test_a_model_without_its_manifest_never_starts(copy_of: Path) -> None:
 def test_a_model_that_misses_its_golden_prediction_is_not_healthy(copy_of: Path) -> None:
     manifest_path = copy_of.with_name(config.MANIFEST.name)
     raw = json.loads(manifest_path.read_text())
-    raw["golden"]["probabilities"] = [0.5, 0.5]
+    output = model.Manifest.read(manifest_path).output
+    raw["golden"][output] = [0.5] * len(raw["golden"][output])
     manifest_path.write_text(json.dumps(raw))
     with TestClient(serve.create_app(copy_of)) as client:
         for route in HEALTH_ROUTES:
@@ -226,9 +232,13 @@ def test_metrics_count_requests_and_predictions(client: TestClient) -> None:
         for status in ("200", "422"):
             labels = f'method="POST",route="{route}",status="{status}"'
             assert "http_requests_total{" + labels + "}" in text
-    assert 'predictions_total{label="' in text
     assert "http_request_duration_seconds_bucket" in text
-    assert "prediction_probability_bucket" in text
+    if SCHEMA.is_regression:
+        assert "prediction_value_bucket{le=" in text
+        assert "prediction_value_count " in text
+    else:
+        assert 'predictions_total{label="' in text
+        assert "prediction_probability_bucket" in text
 
 
 def test_metric_labels_come_from_fixed_sets(client: TestClient) -> None:
@@ -253,3 +263,17 @@ def test_the_openapi_schema_documents_bounds_and_every_answer(client: TestClient
     assert record["additionalProperties"] is False
     assert set(record["required"]) == set(sample_record())
     assert {"minimum", "maximum"} <= set(record["properties"][FIRST])
+
+
+def test_the_openapi_schema_documents_the_answer_of_the_task(client: TestClient) -> None:
+    """A classifier answers a label, its class id and probability; a regression, a value."""
+    schema = client.get("/openapi.json").json()
+    answer = "ValueResponse" if SCHEMA.is_regression else "PredictResponse"
+    for route in PREDICT_ROUTES:
+        ok = schema["paths"][route]["post"]["responses"]["200"]
+        assert ok["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{answer}"
+        }
+    item = "Value" if SCHEMA.is_regression else "Prediction"
+    fields = {"value"} if SCHEMA.is_regression else {"label", "class_id", "probability"}
+    assert set(schema["components"]["schemas"][item]["properties"]) == fields

@@ -1,7 +1,8 @@
 """What the serving app reports about itself: Prometheus metrics and a log of its inputs.
 
 /metrics carries request counts and latencies per route and the distribution of the
-predictions; the input log (JSON lines) is what `make drift` compares with training data.
+predictions (a classifier's labels and their probabilities, a regression's values); the
+input log (JSON lines) is what `make drift` compares with training data.
 Each record in it says whether its request was authenticated (a bearer token configured and
 presented): `make drift` leaves out the others once any record is (drift.py).
 It is a local file (INPUT_LOG) or, when INPUT_LOG_URL names a directory in a bucket
@@ -117,6 +118,22 @@ def record_predictions(labels: Sequence[str], probabilities: Sequence[float]) ->
     for label, probability in zip(labels, probabilities, strict=True):
         predictions_series(label).inc()
         CONFIDENCE.observe(probability)
+
+
+@cache
+def values_histogram(buckets: tuple[float, ...]) -> Histogram:
+    """A regression model's predicted values, in the buckets its manifest names (the
+    training target's deciles): made at the first prediction, as a process serves one
+    model."""
+    return Histogram(
+        "prediction_value", "Values the model predicted.", buckets=(*buckets, float("inf"))
+    )
+
+
+def record_values(values: Sequence[float], buckets: tuple[float, ...]) -> None:
+    histogram = values_histogram(buckets)
+    for value in values:
+        histogram.observe(value)
 
 
 def chunk_name(now: datetime | None = None) -> str:

@@ -1,5 +1,6 @@
-"""The data's schema (data/schema.yaml): the task, the target and its classes, and each
-feature's name, type (float, integer or category) and allowed range or categories.
+"""The data's schema (data/schema.yaml): the task, the target (and its classes, for a
+classification), and each feature's name, type (float, integer or category) and allowed
+range or categories.
 
 It is the one description of the data that everything else reads: the `fetch` stage checks
 every row of the source against it before anything trains, training one-hot encodes its
@@ -26,7 +27,11 @@ from . import config
 
 # The tasks this project trains for; what is specific to a task (the classes of the target,
 # the metrics) is read from here.
-TASKS = ("binary_classification", "multiclass_classification")
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+REGRESSION = "regression"
+# `make schema` takes a numeric target with more distinct values than this for a regression
+# target, and one with fewer for classes.
+MAX_CLASSES = 20
 TYPES = ("float", "integer", "category")
 NUMERIC = ("float", "integer")
 # A problem lists at most this many row numbers.
@@ -62,13 +67,17 @@ class Schema:
     task: str
     target: str
     # The target's values: two for binary classification (the second is the positive
-    # class), three or more for multiclass classification.
+    # class), three or more for multiclass classification, none for regression (a number).
     classes: tuple[str, ...]
     features: tuple[Feature, ...]
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(feature.name for feature in self.features)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == REGRESSION
 
     @property
     def categorical(self) -> tuple[Feature, ...]:
@@ -88,7 +97,11 @@ class Schema:
     def from_dict(cls, raw: dict[str, Any]) -> "Schema":
         if raw["task"] not in TASKS:
             raise SchemaError(f"task is {raw['task']!r}; this project trains {', '.join(TASKS)}")
-        classes = tuple(_text(value) for value in raw["target"]["classes"])
+        if raw["task"] == REGRESSION and "classes" in raw["target"]:
+            raise SchemaError("a regression target is a number: it has no classes")
+        classes = tuple(_text(value) for value in raw["target"].get("classes") or ())
+        if raw["task"] != REGRESSION and not classes:
+            raise SchemaError(f"a {raw['task']} target lists its classes")
         if len(set(classes)) < len(classes):
             raise SchemaError(f"the target's classes are listed once each, not {list(classes)}")
         if raw["task"] == "binary_classification" and len(classes) != 2:
@@ -126,7 +139,9 @@ class Schema:
                 if getattr(feature, bound) is not None:
                     entry[bound] = getattr(feature, bound)
             features.append(entry)
-        target = {"name": self.target, "classes": list(self.classes)}
+        target: dict[str, Any] = {"name": self.target}
+        if not self.is_regression:
+            target["classes"] = list(self.classes)
         return {"task": self.task, "target": target, "features": features}
 
     def validated(self, table: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -141,7 +156,10 @@ class Schema:
         for feature in self.features:
             columns[feature.name], found = _checked(table[feature.name], feature)
             problems += [f'column "{feature.name}": {what} {rows}' for what, rows in found]
-        target = Feature(self.target, "category", categories=self.classes)
+        if self.is_regression:
+            target = Feature(self.target, "float")
+        else:
+            target = Feature(self.target, "category", categories=self.classes)
         columns[self.target], found = _checked(table[self.target], target, "classes")
         problems += [f'column "{self.target}": {what} {rows}' for what, rows in found]
         if problems:
@@ -168,10 +186,18 @@ class Schema:
         ids = {name: code for code, name in enumerate(self.classes)}
         return frame[self.target].map(ids).to_numpy()
 
+    def targets(self, frame: pd.DataFrame) -> np.ndarray:
+        """What the model learns: the class positions, or a regression target's numbers."""
+        if self.is_regression:
+            return frame[self.target].to_numpy(dtype="float64")
+        return self.class_ids(frame)
+
     def read_csv(self, path: Path) -> pd.DataFrame:
         """A CSV that the pipeline wrote (raw, train, test data), with its categories and
         classes read as strings, never guessed as numbers."""
-        text = {feature.name: str for feature in self.categorical} | {self.target: str}
+        text = {feature.name: str for feature in self.categorical}
+        if not self.is_regression:
+            text[self.target] = str
         return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
 
 
@@ -234,7 +260,9 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def infer(table: pd.DataFrame, target: str) -> Schema:
     """A first schema of `table`: whole numbers are integers, other numbers floats, the rest
-    categories; ranges and categories as found. For a person to review."""
+    categories; ranges and categories as found. A numeric target with more than MAX_CLASSES
+    distinct values is a regression's, any other target's values are classes. For a person
+    to review."""
     if table.empty:
         raise DataError("the file has no rows")
     if target not in table:
@@ -251,6 +279,9 @@ def infer(table: pd.DataFrame, target: str) -> Schema:
             categories = tuple(sorted(column.astype(str).str.strip().unique()))
             features.append(Feature(str(name), "category", categories=categories))
     classes = tuple(sorted(table[target].dropna().astype(str).str.strip().unique()))
+    numbers = pd.to_numeric(table[target].dropna(), errors="coerce")
+    if len(classes) > MAX_CLASSES and numbers.notna().all():
+        return Schema(REGRESSION, str(target), (), tuple(features))
     if len(classes) < 2:
         raise DataError(
             f"the target {target!r} has {len(classes)} classes; a classification needs two "
@@ -265,7 +296,8 @@ HEADER = """\
 # trains, and what the service holds requests to. `make schema` wrote it from
 # {source}: review it. Widen each range to what is possible, not just what this file
 # holds (a value outside gets a 422 from the service and fails the pipeline), list every
-# category, and for a binary target put the positive class second.
+# category, and for a binary target put the positive class second (a numeric target with
+# many distinct values makes the task regression).
 """
 
 
@@ -288,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     body = yaml.safe_dump(schema.to_dict(), sort_keys=False, allow_unicode=True)
     args.out.write_text(HEADER.format(source=args.source) + body)
-    print(f"wrote {args.out}: {len(schema.features)} features, target {schema.target!r}")
+    print(
+        f"wrote {args.out}: {len(schema.features)} features, target {schema.target!r} "
+        f"({schema.task})"
+    )
     return 0
 
 

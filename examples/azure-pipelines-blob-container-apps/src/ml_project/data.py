@@ -3,7 +3,8 @@ it against the schema (data/schema.yaml), and write the checked data to data/raw
 
 The source is `sample`, the dataset of the schema's task that ships inside scikit-learn
 (the pipeline needs no network): the Wisconsin breast cancer data for binary
-classification, the wine data for multiclass classification. Or it is the path of a CSV
+classification, the wine data for multiclass classification, the diabetes data (disease
+progression a year after baseline, in its original units) for regression. Or it is the path of a CSV
 or Parquet file in data/source/, tracked with `dvc add` or `dvc import-url` (README, "Your own
 data"). A file that does not match the schema stops the pipeline here, before anything
 trains, with the columns and rows at fault.
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
 from . import config
 from .schema import DataError, Schema, read_table
@@ -30,14 +31,20 @@ FEATURES: tuple[str, ...] = SCHEMA.names
 TARGET = SCHEMA.target
 CLASS_NAMES = SCHEMA.classes
 # The scikit-learn loader of each task's sample.
-SAMPLES = {"binary_classification": load_breast_cancer, "multiclass_classification": load_wine}
+SAMPLES = {
+    "binary_classification": load_breast_cancer,
+    "multiclass_classification": load_wine,
+    "regression": lambda as_frame: load_diabetes(as_frame=as_frame, scaled=False),
+}
 
 
 def sample() -> pd.DataFrame:
-    """The bundled sample: one float column per measurement, the target as class names."""
+    """The bundled sample: one float column per measurement, the target as class names (a
+    number for regression)."""
     bunch = SAMPLES[SCHEMA.task](as_frame=True)
     frame = bunch.frame.rename(columns=lambda name: re.sub(r"[ /]", "_", name.strip().lower()))
-    frame["target"] = frame["target"].map(dict(enumerate(bunch.target_names)))
+    if not SCHEMA.is_regression:
+        frame["target"] = frame["target"].map(dict(enumerate(bunch.target_names)))
     return frame
 
 

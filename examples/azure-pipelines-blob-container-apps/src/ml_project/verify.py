@@ -14,7 +14,8 @@ remote and no run cache entry is used. Then models/ passes when
   learner), its manifest has the reproduction's features, classes and bounds, every metric
   of `evaluate` on the validation set is within verify.max_metric_difference of the
   reproduction's, and every probability it gives there within
-  verify.max_probability_difference (params.yaml).
+  verify.max_probability_difference (params.yaml); a regression's predicted values, within
+  verify.max_value_difference.
 
 Anything else is refused with both hashes: exit 1, and `make build` does not run. A stage
 added to dvc.yaml before `export` belongs in `reproduce` too.
@@ -86,12 +87,16 @@ def differences(
                 f"{limits['max_metric_difference']})"
             )
     rows = data.SCHEMA.encoded(validation).to_numpy()
-    largest = float(np.abs(shipped.probabilities(rows) - reproduced.probabilities(rows)).max())
-    if largest > limits["max_probability_difference"]:
+    largest = float(np.abs(shipped.predict(rows) - reproduced.predict(rows)).max())
+    what, limit = (
+        ("predicted values", "max_value_difference")
+        if data.SCHEMA.is_regression
+        else ("probabilities", "max_probability_difference")
+    )
+    if largest > limits[limit]:
         problems.append(
-            f"its probabilities on the validation set differ from the reproduction's by up "
-            f"to {largest:.3g} (verify.max_probability_difference = "
-            f"{limits['max_probability_difference']})"
+            f"its {what} on the validation set differ from the reproduction's by up "
+            f"to {largest:.3g} (verify.{limit} = {limits[limit]})"
         )
     return problems
 
@@ -99,7 +104,16 @@ def differences(
 def manifest_differences(shipped: Manifest, reproduced: Manifest) -> list[str]:
     return [
         f"its manifest's {field} differ from the reproduction's"
-        for field in ("features", "classes", "bounds", "types", "categories", "golden_record")
+        for field in (
+            "task",
+            "features",
+            "classes",
+            "bounds",
+            "types",
+            "categories",
+            "golden_record",
+            "value_buckets",
+        )
         if getattr(shipped, field) != getattr(reproduced, field)
     ]
 

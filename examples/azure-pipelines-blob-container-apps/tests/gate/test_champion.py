@@ -1,5 +1,7 @@
-"""Gate 2, champion/challenger: no gated metric drops by more than gate.max_regression
-against the champion, the metrics committed on BASELINE_REF (main by default)."""
+"""Gate 2, champion/challenger, against the champion, the metrics committed on BASELINE_REF
+(main by default): no score under gate.min drops by more than gate.max_regression, and no
+error under gate.max (lower is better) rises by more than gate.max_regression times the
+champion's value."""
 
 import json
 import os
@@ -35,7 +37,10 @@ def champion_metrics() -> dict[str, float]:
     return old
 
 
-@pytest.mark.parametrize("name", sorted(config.load_params()["gate"]["min"]))
+GATE = config.load_params()["gate"]
+
+
+@pytest.mark.parametrize("name", sorted(GATE.get("min", {})))
 def test_challenger_does_not_regress(name: str, metrics: dict[str, float], gate: dict) -> None:
     champion = champion_metrics()
     if name not in champion:
@@ -44,4 +49,16 @@ def test_challenger_does_not_regress(name: str, metrics: dict[str, float], gate:
     assert drop <= gate["max_regression"], (
         f"{name} fell from {champion[name]} on {BASELINE_REF} to {metrics[name]}, "
         f"more than max_regression = {gate['max_regression']}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(GATE.get("max", {})))
+def test_challenger_error_does_not_grow(name: str, metrics: dict[str, float], gate: dict) -> None:
+    champion = champion_metrics()
+    if name not in champion:
+        pytest.skip(f"the champion on {BASELINE_REF} has no {name}")
+    allowed = champion[name] * (1 + gate["max_regression"])
+    assert metrics[name] <= allowed, (
+        f"{name} rose from {champion[name]} on {BASELINE_REF} to {metrics[name]}, more than "
+        f"max_regression = {gate['max_regression']} of it"
     )

@@ -5,7 +5,9 @@ answered.
 Binary classification scores the positive class (the schema's second); multiclass
 classification averages f1, precision and recall over the classes with equal weight
 (macro), its ROC AUC is one-vs-rest, and its ROC curve is the micro-average (every class's
-probability against whether it is the true class)."""
+probability against whether it is the true class). Regression is scored by the root mean
+squared error, the mean absolute error (in the target's units) and R squared, and plotted
+as predicted against actual values."""
 
 import json
 from pathlib import Path
@@ -15,10 +17,13 @@ import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
+    mean_absolute_error,
     precision_score,
+    r2_score,
     recall_score,
     roc_auc_score,
     roc_curve,
+    root_mean_squared_error,
 )
 
 from . import config
@@ -29,9 +34,21 @@ from .model import OnnxModel, load
 AVERAGE = "binary" if SCHEMA.task == "binary_classification" else "macro"
 
 
+def score_values(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
+    truth = SCHEMA.targets(test)
+    predicted = model.predict(SCHEMA.encoded(test).to_numpy())[:, 0]
+    return {
+        "rmse": round(float(root_mean_squared_error(truth, predicted)), 4),
+        "mae": round(float(mean_absolute_error(truth, predicted)), 4),
+        "r2": round(float(r2_score(truth, predicted)), 4),
+    }
+
+
 def score(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
+    if SCHEMA.is_regression:
+        return score_values(model, test)
     truth = SCHEMA.class_ids(test)
-    probabilities = model.probabilities(SCHEMA.encoded(test).to_numpy())
+    probabilities = model.predict(SCHEMA.encoded(test).to_numpy())
     predicted = probabilities.argmax(axis=1)
     if AVERAGE == "binary":
         roc_auc = roc_auc_score(truth, probabilities[:, 1])
@@ -48,9 +65,16 @@ def score(model: OnnxModel, test: pd.DataFrame) -> dict[str, float]:
 
 
 def write_plots(model: OnnxModel, test: pd.DataFrame, plots_dir: Path) -> None:
-    """CSV files that `dvc plots show` renders: a confusion matrix and a ROC curve."""
+    """CSV files that `dvc plots show` renders: a confusion matrix and a ROC curve, or for
+    regression the predicted against the actual value of each test record."""
     plots_dir.mkdir(parents=True, exist_ok=True)
-    probabilities = model.probabilities(SCHEMA.encoded(test).to_numpy())
+    if SCHEMA.is_regression:
+        predicted = model.predict(SCHEMA.encoded(test).to_numpy())[:, 0]
+        pd.DataFrame({"actual": SCHEMA.targets(test), "predicted": predicted.round(4)}).to_csv(
+            plots_dir / "predicted.csv", index=False
+        )
+        return
+    probabilities = model.predict(SCHEMA.encoded(test).to_numpy())
     predicted = probabilities.argmax(axis=1)
     truth = SCHEMA.class_ids(test)
     pd.DataFrame(

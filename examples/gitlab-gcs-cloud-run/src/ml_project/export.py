@@ -2,11 +2,13 @@
 evaluated, gated and served, and record its manifest.
 
 The manifest (models/manifest.json) holds the model's sha256 (the service refuses to start
-on any other bytes), the feature order, the class names, each feature's type, the bounds
-each number of a request is held to (the training range widened by serving.bounds_margin
-times that range on each side, within the schema's range: wide enough for drift to show,
-narrow enough that no value can overflow the scaler), the categories of each category
-feature, and a golden record with the probabilities it must get.
+on any other bytes), the task, the feature order, the class names, each feature's type,
+the bounds each number of a request is held to (the training range widened by
+serving.bounds_margin times that range on each side, within the schema's range: wide
+enough for drift to show, narrow enough that no value can overflow the scaler), the
+categories of each category feature, a golden record with the probabilities (or, for
+regression, the value) it must get, and for regression the buckets of the service's
+histogram of predicted values.
 """
 
 from pathlib import Path
@@ -20,7 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from . import config
 from .data import CLASS_NAMES, FEATURES, SCHEMA, read
-from .model import GOLDEN_TOLERANCE, INPUT, PROBABILITIES, Manifest, OnnxModel, sha256
+from .model import INPUT, PROBABILITIES, VALUES, Manifest, OnnxModel, close, sha256
 
 # The graph's name. skl2onnx would name it with a random UUID, and then no two exports of
 # the same model would have the same bytes: `make verify-model` compares hashes.
@@ -29,17 +31,22 @@ GRAPH_NAME = "model"
 
 def to_onnx_bytes(model: Pipeline) -> bytes:
     """A float32 graph with one input row per record, and the probabilities as a plain
-    tensor (no ZipMap of dictionaries): all the service reads. The same model always gives
-    the same bytes."""
+    tensor (no ZipMap of dictionaries), or a regressor's values, a column of one: all the
+    service reads. The same model always gives the same bytes."""
+    if SCHEMA.is_regression:
+        output = VALUES
+        settings = {"final_types": [(VALUES, FloatTensorType([None, 1]))]}
+    else:
+        output, settings = PROBABILITIES, {"options": {"zipmap": False}}
     onnx_model = convert_sklearn(
         model,
         name=GRAPH_NAME,
         initial_types=[(INPUT, FloatTensorType([None, len(FEATURES)]))],
-        options={"zipmap": False},
+        **settings,
     )
     outputs = [output.name for output in onnx_model.graph.output]
-    if PROBABILITIES not in outputs:
-        raise ValueError(f"the ONNX graph has outputs {outputs}, no {PROBABILITIES!r}")
+    if output not in outputs:
+        raise ValueError(f"the ONNX graph has outputs {outputs}, no {output!r}")
     return onnx_model.SerializeToString()
 
 
@@ -59,14 +66,30 @@ def feature_bounds(train: pd.DataFrame, margin: float) -> dict[str, tuple[float,
     return bounds
 
 
-def disagreement(model: Pipeline, onnx_model: OnnxModel, rows: pd.DataFrame) -> tuple[int, float]:
-    """(labels that differ, the largest probability difference) between scikit-learn and
-    ONNX on `rows`."""
+def disagreement(model: Pipeline, onnx_model: OnnxModel, rows: pd.DataFrame) -> str | None:
+    """None when scikit-learn and ONNX answer `rows` alike (the same labels, and the same
+    probabilities or values within GOLDEN_TOLERANCE), else how they differ."""
     features = SCHEMA.encoded(rows)
-    expected = model.predict_proba(features)
-    answered = onnx_model.probabilities(features.to_numpy())
-    labels = int((expected.argmax(axis=1) != answered.argmax(axis=1)).sum())
-    return labels, float(np.abs(expected - answered).max())
+    answered = onnx_model.predict(features.to_numpy())
+    if SCHEMA.is_regression:
+        expected = model.predict(features).reshape(-1, 1)
+        labels = 0
+    else:
+        expected = model.predict_proba(features)
+        labels = int((expected.argmax(axis=1) != answered.argmax(axis=1)).sum())
+    if labels == 0 and close(answered, expected):
+        return None
+    largest = float(np.abs(expected - answered).max())
+    what = "values" if SCHEMA.is_regression else f"{labels} labels differ, probabilities"
+    return f"{what} by up to {largest:.2g}"
+
+
+def value_buckets(train: pd.DataFrame) -> tuple[float, ...]:
+    """Regression: the training target's deciles, distinct, as histogram bucket bounds."""
+    if not SCHEMA.is_regression:
+        return ()
+    deciles = np.quantile(SCHEMA.targets(train), np.linspace(0.1, 0.9, 9))
+    return tuple(sorted({round(float(value), 4) for value in deciles}))
 
 
 def export_model(model: Pipeline, train: pd.DataFrame, margin: float) -> tuple[bytes, Manifest]:
@@ -74,11 +97,9 @@ def export_model(model: Pipeline, train: pd.DataFrame, margin: float) -> tuple[b
     scikit-learn on the training data."""
     data = to_onnx_bytes(model)
     onnx_model = OnnxModel(data)
-    labels, largest = disagreement(model, onnx_model, train)
-    if labels or largest > GOLDEN_TOLERANCE:
+    if problem := disagreement(model, onnx_model, train):
         raise ValueError(
-            f"the ONNX export disagrees with scikit-learn on the training data: {labels} "
-            f"labels differ, probabilities by up to {largest:.2g}"
+            f"the ONNX export disagrees with scikit-learn on the training data: {problem}"
         )
     # The median of each number and the most frequent category: a record typical of the
     # data, so the golden check exercises the usual path through the graph.
@@ -90,13 +111,15 @@ def export_model(model: Pipeline, train: pd.DataFrame, margin: float) -> tuple[b
     golden = np.asarray([typical], dtype=np.float32)
     manifest = Manifest(
         sha256=sha256(data),
+        task=SCHEMA.task,
         features=FEATURES,
         classes=CLASS_NAMES,
         bounds=feature_bounds(train, margin),
         types={feature.name: feature.type for feature in SCHEMA.features},
         categories={feature.name: feature.categories for feature in SCHEMA.categorical},
         golden_record=tuple(golden[0].tolist()),
-        golden_probabilities=tuple(onnx_model.probabilities(golden)[0].tolist()),
+        golden_output=tuple(onnx_model.predict(golden)[0].tolist()),
+        value_buckets=value_buckets(train),
     )
     return data, manifest
 

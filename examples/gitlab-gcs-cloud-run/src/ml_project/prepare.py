@@ -1,4 +1,5 @@
-"""Stage `prepare`: split the raw data into a stratified train and test set."""
+"""Stage `prepare`: split the raw data into a train and a test set, stratified by class for
+a classification (a regression's target is a number: a plain random split)."""
 
 from pathlib import Path
 
@@ -12,9 +13,8 @@ from .data import SCHEMA, read
 def split(raw: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop exact duplicate rows first, so that no row can land in both sets."""
     rows = raw.drop_duplicates()
-    train, test = train_test_split(
-        rows, test_size=test_size, random_state=seed, stratify=SCHEMA.class_ids(rows)
-    )
+    strata = None if SCHEMA.is_regression else SCHEMA.class_ids(rows)
+    train, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=strata)
     return train, test
 
 

@@ -37,7 +37,13 @@ from . import config
 from .auth import bearer_matches, configured_token
 from .limits import BodyLimitMiddleware
 from .model import Manifest, ModelIntegrityError, OnnxModel, golden_mismatch, verified_bytes
-from .monitoring import MetricsMiddleware, input_log, metrics_page, record_predictions
+from .monitoring import (
+    MetricsMiddleware,
+    input_log,
+    metrics_page,
+    record_predictions,
+    record_values,
+)
 
 MODEL_PATH = Path(os.environ.get("MODEL_PATH", config.MODEL))
 MAX_RECORDS = 1000
@@ -88,6 +94,16 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class Value(BaseModel):
+    value: float
+
+
+class ValueResponse(BaseModel):
+    """A regression model's answer: a predicted value per record, in the target's units."""
+
+    predictions: list[Value]
+
+
 class Problem(BaseModel):
     detail: str
 
@@ -123,6 +139,8 @@ class Service:
         self.token = configured_token()
         # Each category feature's position in a record, and the code of each of its values.
         self.codes: dict[int, dict[str, int]] = {}
+        # A regression model answers a value per record, a classifier a label.
+        self.regression = self.manifest is not None and self.manifest.task == "regression"
         if self.manifest is not None:
             self.values_of = attrgetter(*self.manifest.features)
             self.labels = self.manifest.classes
@@ -238,7 +256,13 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
             return refuse(error)
         records = payload.records
         rows = service.rows(records)
-        probabilities = model.probabilities(rows)
+        if service.regression:
+            values = [round(value, 4) for value in model.predict(rows)[:, 0].tolist()]
+            service.inputs.append(rows, authenticated=service.token is not None)
+            record_values(values, service.manifest.value_buckets)
+            body = {"predictions": [{"value": value} for value in values]}
+            return Response(to_json(body), media_type="application/json")
+        probabilities = model.predict(rows)
         class_ids = probabilities.argmax(axis=1)
         chosen = probabilities[np.arange(len(class_ids)), class_ids].tolist()
         # Python's round: numpy's costs more than the whole model on a single record.
@@ -268,7 +292,8 @@ def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
     for path in PREDICT_ROUTES:
         app.add_route(path, predict, methods=["POST"], include_in_schema=False)
         errors = ERRORS if service.token is None else {**UNAUTHORIZED, **ERRORS}
-        answers = {"response_model": PredictResponse, "responses": errors}
+        answer = ValueResponse if service.regression else PredictResponse
+        answers = {"response_model": answer, "responses": errors}
         documented.append(APIRoute(path, predict, methods=["POST"], **answers))
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     secured = service.token is not None

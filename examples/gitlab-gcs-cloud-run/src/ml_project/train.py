@@ -1,6 +1,6 @@
-"""Stage `train`: fit a logistic regression on scaled numbers and one-hot encoded categories,
-and save it with joblib. The pickle stays in the pipeline: `export` turns it into the ONNX
-model that ships."""
+"""Stage `train`: fit a logistic regression (a ridge regression, for a regression task) on
+scaled numbers and one-hot encoded categories, and save it with joblib. The pickle stays in
+the pipeline: `export` turns it into the ONNX model that ships."""
 
 from pathlib import Path
 from typing import Any
@@ -8,7 +8,7 @@ from typing import Any
 import joblib
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -35,6 +35,14 @@ def preprocessing() -> StandardScaler | ColumnTransformer:
 
 
 def build_model(hyperparameters: dict[str, Any], seed: int) -> Pipeline:
+    """params.yaml's train section: C, the inverse of the L2 penalty's strength, and
+    max_iter. A ridge regression's penalty alpha is 1 / (2 C), the logistic regression's
+    C's counterpart (scikit-learn's user guide)."""
+    if SCHEMA.is_regression:
+        alpha = 1 / (2 * hyperparameters["C"])
+        return make_pipeline(
+            preprocessing(), Ridge(alpha=alpha, max_iter=hyperparameters["max_iter"])
+        )
     return make_pipeline(
         preprocessing(),
         LogisticRegression(
@@ -46,7 +54,7 @@ def build_model(hyperparameters: dict[str, Any], seed: int) -> Pipeline:
 def fit(train: pd.DataFrame, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     model = build_model(hyperparameters, seed)
     # Fitting on a DataFrame records feature_names_in_: the column order the export keeps.
-    model.fit(SCHEMA.encoded(train)[list(FEATURES)], SCHEMA.class_ids(train))
+    model.fit(SCHEMA.encoded(train)[list(FEATURES)], SCHEMA.targets(train))
     return model
 
 
