@@ -1,1 +1,1 @@
-"""A classifier trained, gated and served with DVC, pytest and FastAPI."""
+"""A model trained, gated and served with DVC, pytest and FastAPI."""

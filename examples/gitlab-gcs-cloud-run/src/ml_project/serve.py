@@ -215,7 +215,7 @@ ERRORS = {
 
 
 # At column 0, so that the longest description the validator allows fits the line.
-DESCRIPTION = "A classifier trained, gated and served with DVC, pytest and FastAPI."
+DESCRIPTION = "A model trained, gated and served with DVC, pytest and FastAPI."
 
 
 def create_app(model_path: Path = MODEL_PATH) -> FastAPI:
