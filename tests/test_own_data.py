@@ -135,7 +135,8 @@ def own(ci_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     params_path.write_text(params)
 
     start = time.monotonic()
-    output = run(["make", "ci"], project).stdout
+    # Hypothesis's quick profile: the thorough fuzzing is the default project's.
+    output = run(["make", "ci"], project, HYPOTHESIS_PROFILE="quick").stdout
     print(f"own data: make install {installed:.1f} s, make ci {time.monotonic() - start:.1f} s")
     (project / ".make-ci.log").write_text(output)
     return project
