@@ -74,6 +74,9 @@ def test_a_challenger_worse_than_main_fails_the_gate(project: Path, ci_output: s
         report = run(["make", "report"], project).stdout
         assert "| reports/metrics.json | accuracy" in report
     finally:
-        run(["git", "checkout", "-q", "--", "."], project)
+        # Back to the champion as committed: `dvc repro` staged the weaker dvc.lock
+        # (core.autostage), which `git checkout -- .` would keep. The other tests of the
+        # project (the monitor's among them) expect the pipeline up to date.
+        run(["git", "reset", "-q", "--hard"], project)
         run(["git", "checkout", "-q", "main"], project)
         run(["uv", "run", "--frozen", "dvc", "checkout"], project)
