@@ -73,19 +73,16 @@ class Manifest:
     @classmethod
     def read(cls, path: Path = config.MANIFEST) -> "Manifest":
         raw = json.loads(path.read_text())
-        # A manifest exported before it recorded the task is a binary classifier's: the
-        # only task of the releases that wrote such manifests.
-        task = raw.get("task", "binary_classification")
         return cls(
             sha256=raw["sha256"],
-            task=task,
+            task=raw["task"],
             features=tuple(raw["features"]),
             classes=tuple(raw["classes"]),
             bounds={name: (low, high) for name, (low, high) in raw["bounds"].items()},
             types=raw["types"],
             categories={name: tuple(values) for name, values in raw["categories"].items()},
             golden_record=tuple(raw["golden"]["record"]),
-            golden_output=tuple(raw["golden"][output_of(task)]),
+            golden_output=tuple(raw["golden"][output_of(raw["task"])]),
             value_buckets=tuple(raw.get("value_buckets", ())),
         )
 
